@@ -1,0 +1,12 @@
+"""URL routes: the admin, the API, health and metrics."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("", include("apps.monitoring.urls")),
+    path("", include("django_prometheus.urls")),
+]

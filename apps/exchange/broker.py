@@ -1,0 +1,104 @@
+"""The one broker interface every part of tradebot uses to reach an exchange (live, paper or backtest)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from apps.exchange.types import (
+    Balance,
+    Candle,
+    ExchangeOrder,
+    ExchangeTrade,
+    Market,
+    OrderRequest,
+    Ticker,
+    TriggerOrder,
+)
+
+
+class ExchangeError(Exception):
+    """Base of every error the exchange layer raises."""
+
+
+class TransientExchangeError(ExchangeError):
+    """Network trouble, timeouts, 5xx, 429: safe to retry for reads."""
+
+
+class RateLimited(TransientExchangeError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OutcomeUnknown(TransientExchangeError):
+    """A write whose result is not known (timeout after sending): never blindly retried."""
+
+
+class BusinessError(ExchangeError):
+    """The exchange refused the request for a reason retrying will not fix (balance, params, auth)."""
+
+    def __init__(self, message: str, label: str = "") -> None:
+        super().__init__(message)
+        self.label = label
+
+
+class OrderNotFound(BusinessError):
+    pass
+
+
+class InsufficientFunds(BusinessError):
+    pass
+
+
+class InvalidOrder(BusinessError):
+    """Below minimums, bad precision or bad parameters: caught before sending where we can."""
+
+
+class AuthenticationError(BusinessError):
+    pass
+
+
+class CircuitOpen(ExchangeError):
+    """The breaker for this endpoint class is open: the call was not made."""
+
+
+@runtime_checkable
+class Broker(Protocol):
+    name: str
+
+    def load_markets(self, reload: bool = False) -> dict[str, Market]: ...
+
+    def market(self, symbol: str) -> Market: ...
+
+    def fetch_ticker(self, symbol: str) -> Ticker: ...
+
+    def fetch_tickers(self, symbols: list[str]) -> dict[str, Ticker]: ...
+
+    def fetch_ohlcv(self, symbol: str, timeframe: str, limit: int) -> list[Candle]: ...
+
+    def fetch_balance(self) -> dict[str, Balance]: ...
+
+    def create_order(self, request: OrderRequest) -> ExchangeOrder: ...
+
+    def fetch_order(self, symbol: str, exchange_order_id: str) -> ExchangeOrder: ...
+
+    def fetch_order_by_client_id(self, symbol: str, client_order_id: str) -> ExchangeOrder | None: ...
+
+    def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]: ...
+
+    def fetch_closed_orders(self, symbol: str, since: datetime) -> list[ExchangeOrder]: ...
+
+    def fetch_my_trades(self, symbol: str, since: datetime) -> list[ExchangeTrade]: ...
+
+    def cancel_order(self, symbol: str, exchange_order_id: str) -> ExchangeOrder: ...
+
+    # Optional: exchange-side stops (Gate.io price-triggered orders).
+    def create_trigger_order(
+        self, symbol: str, side: str, amount: Decimal, trigger_price: Decimal, rule: str, client_order_id: str
+    ) -> TriggerOrder: ...
+
+    def fetch_trigger_order(self, symbol: str, exchange_order_id: str) -> TriggerOrder: ...
+
+    def cancel_trigger_order(self, symbol: str, exchange_order_id: str) -> TriggerOrder: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -27,3 +28,69 @@ def realized_pnl_since(since: datetime, symbol: str | None = None) -> Decimal:
 def realized_pnl_today(symbol: str | None = None) -> Decimal:
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     return realized_pnl_since(start, symbol)
+
+
+@dataclass(frozen=True)
+class PnlSummary:
+    """The statistics behind /api/pnl and Telegram /profit. Money in quote currency, Decimal."""
+
+    symbol: str | None
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    closed_positions: int
+    open_positions: int
+    wins: int
+    losses: int
+    win_rate: Decimal | None  # percent
+    profit_factor: Decimal | None
+    average_win: Decimal | None
+    average_loss: Decimal | None
+    best: Decimal | None
+    worst: Decimal | None
+    max_drawdown: Decimal  # quote, from the realized equity curve's peak
+    equity_curve: list[tuple[datetime, Decimal]] = field(default_factory=list)  # cumulative realized PnL
+
+
+def pnl_summary(*, symbol: str | None = None, prices: dict[str, Decimal] | None = None) -> PnlSummary:
+    """Realized statistics from closed positions; unrealized from open ones at `prices` (symbol → last)."""
+    closed = Position.objects.filter(status=Position.Status.CLOSED).order_by("closed_at", "id")
+    opened = Position.objects.filter(status=Position.Status.OPEN)
+    if symbol:
+        closed, opened = closed.filter(symbol=symbol), opened.filter(symbol=symbol)
+    results = list(closed.values_list("closed_at", "realized_pnl", "fees_quote"))
+    pnls = [pnl for _, pnl, _ in results]
+    wins = [p for p in pnls if p > 0]
+    losses = [p for p in pnls if p <= 0]
+    curve: list[tuple[datetime, Decimal]] = []
+    equity = peak = max_dd = Decimal(0)
+    for closed_at, pnl, _ in results:
+        equity += pnl
+        peak = max(peak, equity)
+        max_dd = max(max_dd, peak - equity)
+        curve.append((closed_at, equity))
+    unrealized = Decimal(0)
+    for position in opened:
+        last = (prices or {}).get(position.symbol)
+        if last is not None and position.amount > 0:
+            unrealized += position.amount * last - position.cost_basis
+    gross_loss = -sum(losses, Decimal(0))
+    hundred = Decimal(100)
+    return PnlSummary(
+        symbol=symbol,
+        realized_pnl=sum(pnls, Decimal(0)),
+        unrealized_pnl=unrealized.quantize(Decimal("1e-8")),
+        fees=sum((fee for _, _, fee in results), Decimal(0)),
+        closed_positions=len(pnls),
+        open_positions=opened.count(),
+        wins=len(wins),
+        losses=len(losses),
+        win_rate=(hundred * len(wins) / len(pnls)).quantize(Decimal("0.01")) if pnls else None,
+        profit_factor=(sum(wins, Decimal(0)) / gross_loss).quantize(Decimal("0.0001")) if gross_loss else None,
+        average_win=(sum(wins, Decimal(0)) / len(wins)) if wins else None,
+        average_loss=(sum(losses, Decimal(0)) / len(losses)) if losses else None,
+        best=max(pnls) if pnls else None,
+        worst=min(pnls) if pnls else None,
+        max_drawdown=max_dd,
+        equity_curve=curve,
+    )

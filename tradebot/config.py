@@ -6,6 +6,7 @@ accepted form. `tradebot/settings.py` copies the fields into Django settings und
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -24,6 +25,8 @@ LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,15}/[A-Z0-9]{2,15}$")
 HOURS_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+# The directional features the signal fusion can weight (apps/signals/build.py computes them).
+SIGNAL_FEATURES = ("ema", "rsi", "macd", "bb", "volume")
 
 
 class ConfigError(ValueError):
@@ -124,6 +127,9 @@ class Config:
     PAPER_FEE_PCT: Decimal
     PAPER_SLIPPAGE_BPS: Decimal
     SIMULATOR_PORT: int
+    SIGNAL_WEIGHTS: dict[str, float]
+    SIGNAL_ENTRY_THRESHOLD: float
+    SIGNAL_EXIT_THRESHOLD: float
     DATA_DIR: Path = field(default=BASE_DIR / "data")
 
     def as_settings(self) -> dict[str, Any]:
@@ -228,6 +234,39 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _float_range(low: float, high: float, *, low_inclusive: bool, high_inclusive: bool) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = float(text.strip())
+        if not math.isfinite(value) or value < low or value > high:
+            raise ValueError(text)
+        if (value == low and not low_inclusive) or (value == high and not high_inclusive):
+            raise ValueError(text)
+        return value
+
+    return parse
+
+
+def _signal_weights(text: str) -> dict[str, float]:
+    """`ema=0.3,rsi=0.2,...`: every feature named at most once; features not named weigh 0."""
+    weights = dict.fromkeys(SIGNAL_FEATURES, 0.0)
+    seen: set[str] = set()
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, number = item.partition("=")
+        name = name.strip().lower()
+        if not sep or name not in weights or name in seen:
+            raise ValueError(text)
+        value = float(number.strip())
+        if not math.isfinite(value):
+            raise ValueError(text)
+        weights[name] = value
+        seen.add(name)
+    if not any(weights.values()):
+        raise ValueError(text)
+    return weights
+
+
 PCT = _decimal_range(Decimal(0), Decimal(100))
 
 # variable -> (default, parser, accepted form shown in errors)
@@ -281,6 +320,21 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "PAPER_FEE_PCT": ("0.2", _decimal_range(Decimal(0), Decimal(10), low_inclusive=True), "a percentage 0-10"),
     "PAPER_SLIPPAGE_BPS": ("5", _decimal_range(Decimal(0), Decimal(1000), low_inclusive=True), "basis points"),
     "SIMULATOR_PORT": ("8765", _int_range(1, 65535), "a TCP port"),
+    "SIGNAL_WEIGHTS": (
+        "ema=0.30,macd=0.25,rsi=0.20,bb=0.15,volume=0.10",
+        _signal_weights,
+        "comma-separated name=number pairs, not all zero, names from " + ", ".join(SIGNAL_FEATURES),
+    ),
+    "SIGNAL_ENTRY_THRESHOLD": (
+        "0.30",
+        _float_range(0.0, 1.0, low_inclusive=False, high_inclusive=True),
+        "a number greater than 0 and at most 1",
+    ),
+    "SIGNAL_EXIT_THRESHOLD": (
+        "-0.10",
+        _float_range(-1.0, 1.0, low_inclusive=True, high_inclusive=False),
+        "a number from -1 up to (not including) 1, below SIGNAL_ENTRY_THRESHOLD",
+    ),
 }
 
 
@@ -328,6 +382,12 @@ def load_config(environ: Mapping[str, str] | None = None, *, dotenv: Path | None
 
     if values["TAKE_PROFIT_PCT"] <= 0:
         raise ConfigError("TAKE_PROFIT_PCT", env.get("TAKE_PROFIT_PCT", ""), "a percentage greater than 0")
+    if values["SIGNAL_EXIT_THRESHOLD"] >= values["SIGNAL_ENTRY_THRESHOLD"]:
+        raise ConfigError(
+            "SIGNAL_EXIT_THRESHOLD",
+            env.get("SIGNAL_EXIT_THRESHOLD", SPEC["SIGNAL_EXIT_THRESHOLD"][0]),
+            f"a number below SIGNAL_ENTRY_THRESHOLD ({values['SIGNAL_ENTRY_THRESHOLD']})",
+        )
     if values["MODE"] == "live" and values["ENABLE_TRADING"] and not values["GATEIO_API_KEY"]:
         raise ConfigError("GATEIO_API_KEY", "", "API credentials when MODE=live and ENABLE_TRADING=true")
     if not values["SECRET_KEY"]:

@@ -69,7 +69,13 @@ def make_order(db):
     from apps.trading.services import order_create
 
     def make(**kwargs):
-        params = {"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": Decimal("0.01"), "price": Decimal("50000")}
+        params = {
+            "symbol": "BTC/USDT",
+            "side": "buy",
+            "type": "limit",
+            "amount": Decimal("0.01"),
+            "price": Decimal("50000"),
+        }
         params.update(kwargs)
         return order_create(actor=SYSTEM, **params)
 

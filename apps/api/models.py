@@ -20,7 +20,9 @@ class ApiToken(models.Model):
         TRADE = "trade", "Read and trade"
 
     name = models.CharField(max_length=100, unique=True)
-    prefix = models.CharField(max_length=12, db_index=True, editable=False, help_text="First characters, to tell tokens apart")
+    prefix = models.CharField(
+        max_length=12, db_index=True, editable=False, help_text="First characters, to tell tokens apart"
+    )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.READ)
     created_at = models.DateTimeField(auto_now_add=True)

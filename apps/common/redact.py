@@ -41,7 +41,9 @@ def redact_text(text: str) -> str:
 def redact(value: Any) -> Any:
     """Return a copy of value with secret-looking keys masked and known secrets removed from text."""
     if isinstance(value, dict):
-        return {k: (MASK if isinstance(k, str) and SECRET_KEYS.search(k) and v else redact(v)) for k, v in value.items()}
+        return {
+            k: (MASK if isinstance(k, str) and SECRET_KEYS.search(k) and v else redact(v)) for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     if isinstance(value, str):

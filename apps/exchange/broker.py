@@ -32,6 +32,10 @@ class RateLimited(TransientExchangeError):
         self.retry_after = retry_after
 
 
+class RateLimitWaitExceeded(RateLimited):
+    """Our own limiter would have made the call wait longer than allowed: the call was not sent."""
+
+
 class OutcomeUnknown(TransientExchangeError):
     """A write whose result is not known (timeout after sending): never blindly retried."""
 

@@ -166,15 +166,24 @@ def order_transition(
                 setattr(order, name, value)
             order.save()
             audit_record(
-                actor=actor, action="order.transition", obj=order, before=before, after=order_snapshot(order),
+                actor=actor,
+                action="order.transition",
+                obj=order,
+                before=before,
+                after=order_snapshot(order),
                 message=reason,
             )
             return order
     except IllegalTransition as exc:
         current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first() or "missing"
         audit_record(
-            actor=actor, action="order.transition_refused", object_type="trading.order", object_id=str(order_id),
-            before={"status": current}, after={"status": to}, message=str(exc),
+            actor=actor,
+            action="order.transition_refused",
+            object_type="trading.order",
+            object_id=str(order_id),
+            before={"status": current},
+            after={"status": to},
+            message=str(exc),
         )
         log.warning("refused order transition: %s", exc)
         raise
@@ -241,7 +250,9 @@ def fill_apply(*, order: Order, report: FillReport, actor: Actor = SYSTEM) -> Fi
             locked.position = _position_for(locked, report.executed_at)
         locked.save()
         audit_record(
-            actor=actor, action="fill.apply", obj=locked,
+            actor=actor,
+            action="fill.apply",
+            obj=locked,
             after={"trade_id": report.trade_id, "amount": str(report.amount), "price": str(report.price)},
         )
         if locked.position_id is not None:

@@ -38,7 +38,9 @@ class IllegalTransition(Exception):
         super().__init__(f"{detail} ({why})" if why else detail)
 
 
-def check_transition(current: str, target: str, *, by_reconciliation: bool = False, order_id: int | None = None) -> None:
+def check_transition(
+    current: str, target: str, *, by_reconciliation: bool = False, order_id: int | None = None
+) -> None:
     """Raise IllegalTransition unless `current → target` is allowed for this caller."""
     if target not in TRANSITIONS:
         raise IllegalTransition(order_id, current, target, "unknown status")

@@ -6,40 +6,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('trading', '0001_initial'),
+        ("trading", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProtectiveExit',
+            name="ProtectiveExit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(db_index=True, max_length=32)),
-                ('entry_price', models.DecimalField(decimal_places=16, default=Decimal('0'), max_digits=32)),
-                ('stop_loss_price', models.DecimalField(decimal_places=16, default=Decimal('0'), max_digits=32)),
-                ('take_profit_price', models.DecimalField(decimal_places=16, default=Decimal('0'), max_digits=32)),
-                ('status', models.CharField(choices=[('armed', 'Armed'), ('triggered', 'Triggered'), ('filled', 'Filled'), ('cancelled', 'Cancelled'), ('failed', 'Failed')], db_index=True, default='armed', max_length=16)),
-                ('trigger_reason', models.CharField(blank=True, choices=[('stop_loss', 'Stop-loss'), ('take_profit', 'Take-profit'), ('operator', 'Closed by operator'), ('exchange_stop', 'Exchange-side stop fired')], max_length=16)),
-                ('trigger_price', models.DecimalField(blank=True, decimal_places=16, default=None, max_digits=32, null=True)),
-                ('exchange_stop_order_id', models.CharField(blank=True, max_length=64)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('armed_at', models.DateTimeField(db_index=True)),
-                ('triggered_at', models.DateTimeField(blank=True, null=True)),
-                ('filled_at', models.DateTimeField(blank=True, null=True)),
-                ('cancelled_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('exit_order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='protective_exits', to='trading.order')),
-                ('position', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='exits', to='trading.position')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("symbol", models.CharField(db_index=True, max_length=32)),
+                ("entry_price", models.DecimalField(decimal_places=16, default=Decimal("0"), max_digits=32)),
+                ("stop_loss_price", models.DecimalField(decimal_places=16, default=Decimal("0"), max_digits=32)),
+                ("take_profit_price", models.DecimalField(decimal_places=16, default=Decimal("0"), max_digits=32)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("armed", "Armed"),
+                            ("triggered", "Triggered"),
+                            ("filled", "Filled"),
+                            ("cancelled", "Cancelled"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="armed",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "trigger_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("stop_loss", "Stop-loss"),
+                            ("take_profit", "Take-profit"),
+                            ("operator", "Closed by operator"),
+                            ("exchange_stop", "Exchange-side stop fired"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "trigger_price",
+                    models.DecimalField(blank=True, decimal_places=16, default=None, max_digits=32, null=True),
+                ),
+                ("exchange_stop_order_id", models.CharField(blank=True, max_length=64)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("armed_at", models.DateTimeField(db_index=True)),
+                ("triggered_at", models.DateTimeField(blank=True, null=True)),
+                ("filled_at", models.DateTimeField(blank=True, null=True)),
+                ("cancelled_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "exit_order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="protective_exits",
+                        to="trading.order",
+                    ),
+                ),
+                (
+                    "position",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="exits", to="trading.position"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-armed_at', '-id'],
-                'indexes': [models.Index(fields=['status', 'symbol'], name='exits_prote_status_1fa1a4_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['armed', 'triggered'])), fields=('position',), name='one_active_exit_per_position'), models.CheckConstraint(condition=models.Q(('stop_loss_price__lt', models.F('take_profit_price'))), name='stop_below_take_profit')],
+                "ordering": ["-armed_at", "-id"],
+                "indexes": [models.Index(fields=["status", "symbol"], name="exits_prote_status_1fa1a4_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status__in", ["armed", "triggered"])),
+                        fields=("position",),
+                        name="one_active_exit_per_position",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("stop_loss_price__lt", models.F("take_profit_price"))),
+                        name="stop_below_take_profit",
+                    ),
+                ],
             },
         ),
     ]

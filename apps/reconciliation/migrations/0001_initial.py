@@ -6,53 +6,102 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('trading', '0001_initial'),
+        ("trading", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReconciliationRun',
+            name="ReconciliationRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(db_index=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('ok', 'OK'), ('discrepancies', 'Discrepancies found'), ('failed', 'Failed')], db_index=True, default='running', max_length=16)),
-                ('trigger', models.CharField(default='schedule', help_text='schedule, operator, api, command', max_length=32)),
-                ('symbols', models.JSONField(default=list)),
-                ('checked', models.PositiveIntegerField(default=0)),
-                ('fixed', models.PositiveIntegerField(default=0)),
-                ('imported', models.PositiveIntegerField(default=0)),
-                ('missing', models.PositiveIntegerField(default=0)),
-                ('exchange_calls', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("started_at", models.DateTimeField(db_index=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("ok", "OK"),
+                            ("discrepancies", "Discrepancies found"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="running",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(default="schedule", help_text="schedule, operator, api, command", max_length=32),
+                ),
+                ("symbols", models.JSONField(default=list)),
+                ("checked", models.PositiveIntegerField(default=0)),
+                ("fixed", models.PositiveIntegerField(default=0)),
+                ("imported", models.PositiveIntegerField(default=0)),
+                ("missing", models.PositiveIntegerField(default=0)),
+                ("exchange_calls", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Discrepancy',
+            name="Discrepancy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(db_index=True, max_length=32)),
-                ('kind', models.CharField(choices=[('status', 'Status differs'), ('fill', 'Missing fill'), ('fee', 'Fee differs'), ('external', 'Order not placed by the bot'), ('missing_on_exchange', 'Unknown to the exchange'), ('unknown_resolved', 'Unknown order resolved'), ('balance', 'Position differs from balance')], db_index=True, max_length=24)),
-                ('severity', models.CharField(choices=[('info', 'Info'), ('warning', 'Warning'), ('critical', 'Critical')], default='warning', max_length=16)),
-                ('exchange_order_id', models.CharField(blank=True, max_length=64)),
-                ('details', models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('fixed', models.BooleanField(default=False, help_text='Corrected automatically')),
-                ('resolved', models.BooleanField(db_index=True, default=False, help_text='No further action needed')),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='trading.order')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='discrepancies', to='reconciliation.reconciliationrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("symbol", models.CharField(db_index=True, max_length=32)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("status", "Status differs"),
+                            ("fill", "Missing fill"),
+                            ("fee", "Fee differs"),
+                            ("external", "Order not placed by the bot"),
+                            ("missing_on_exchange", "Unknown to the exchange"),
+                            ("unknown_resolved", "Unknown order resolved"),
+                            ("balance", "Position differs from balance"),
+                        ],
+                        db_index=True,
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[("info", "Info"), ("warning", "Warning"), ("critical", "Critical")],
+                        default="warning",
+                        max_length=16,
+                    ),
+                ),
+                ("exchange_order_id", models.CharField(blank=True, max_length=64)),
+                ("details", models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
+                ("fixed", models.BooleanField(default=False, help_text="Corrected automatically")),
+                ("resolved", models.BooleanField(db_index=True, default=False, help_text="No further action needed")),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="trading.order"
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="discrepancies",
+                        to="reconciliation.reconciliationrun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'discrepancies',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name_plural": "discrepancies",
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

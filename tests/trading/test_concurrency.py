@@ -1,0 +1,64 @@
+"""Two workers racing for the same transition: exactly one wins (row lock), on the real database."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from apps.audit.actors import SYSTEM
+from apps.trading.models import Fill, Order, OrderStatus
+from apps.trading.services import FillReport, fill_apply, order_transition
+from apps.trading.state import IllegalTransition
+
+
+def race(n: int, work) -> list:
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # collected and asserted on by the test
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exactly_one_of_two_racing_cancellations_wins(make_order, require_postgres):
+    order = make_order()
+    order_transition(order_id=order.pk, to=OrderStatus.SUBMITTED)
+    order_transition(order_id=order.pk, to=OrderStatus.OPEN)
+    targets = [OrderStatus.CANCELLED, OrderStatus.FILLED]
+
+    results = race(2, lambda i: order_transition(order_id=order.pk, to=targets[i], actor=SYSTEM))
+
+    wins = [r for r in results if isinstance(r, Order)]
+    losses = [r for r in results if isinstance(r, IllegalTransition)]
+    assert len(wins) == 1 and len(losses) == 1, results
+    assert Order.objects.get(pk=order.pk).status == wins[0].status
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_trade_applied_by_four_workers_is_recorded_once(make_order):
+    order = make_order(amount=Decimal("1"))
+    order_transition(order_id=order.pk, to=OrderStatus.SUBMITTED)
+    order_transition(order_id=order.pk, to=OrderStatus.OPEN)
+    from django.utils import timezone
+
+    report = FillReport(trade_id="T1", price=Decimal("50000"), amount=Decimal("0.4"), executed_at=timezone.now())
+    results = race(4, lambda i: fill_apply(order=order, report=report))
+
+    assert sum(isinstance(r, Fill) for r in results) == 1, results
+    assert not any(isinstance(r, Exception) for r in results), results
+    fresh = Order.objects.get(pk=order.pk)
+    assert fresh.filled == Decimal("0.4") and fresh.status == OrderStatus.PARTIALLY_FILLED

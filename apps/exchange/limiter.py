@@ -1,0 +1,232 @@
+"""One request budget shared by every process that talks to the exchange.
+
+A sliding window with reservations: each call atomically reserves the earliest moment at which it keeps
+the window (at most `calls` requests in any `period` seconds) and then sleeps until that moment. So callers
+queue fairly instead of spinning, a wait is known before it starts, and a wait longer than the bound is
+refused at once (RateLimitWaitExceeded, nothing reserved) instead of queueing forever.
+
+Where the window lives:
+- Redis (REDIS_URL set): one Lua script per call, the clock is Redis's TIME, so processes on several
+  machines share one budget.
+- Embedded default: a small ring-buffer file under DATA_DIR/ratelimit, updated under an exclusive fcntl
+  lock, so web + worker + beat on one machine share it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import struct
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from apps.exchange.broker import RateLimitWaitExceeded
+
+log = logging.getLogger(__name__)
+
+# Reserve a little after the oldest call leaves the window, so a request that crosses the network faster
+# than the one before it still lands outside the exchange's window.
+MARGIN_SEC = 0.002
+
+
+@dataclass(frozen=True)
+class Budget:
+    calls: int
+    period: float  # seconds
+
+
+class WindowStore(Protocol):
+    def reserve(self, key: str, budget: Budget, max_wait: float) -> float:
+        """Reserve a slot; return the seconds to wait before using it, or raise RateLimitWaitExceeded."""
+
+
+# --- counters (per process; apps.monitoring turns them into Prometheus metrics) --------------------
+
+_counter_lock = threading.Lock()
+COUNTERS: dict[str, dict[str, float]] = defaultdict(lambda: {"calls": 0, "waits": 0, "wait_seconds": 0.0, "refused": 0})
+
+
+def _count(bucket: str, wait: float, refused: bool = False) -> None:
+    with _counter_lock:
+        c = COUNTERS[bucket]
+        if refused:
+            c["refused"] += 1
+            return
+        c["calls"] += 1
+        if wait > 0:
+            c["waits"] += 1
+            c["wait_seconds"] += wait
+
+
+def limiter_stats() -> dict[str, dict[str, float]]:
+    """Per bucket: calls let through, calls that had to wait, seconds waited, calls refused (this process)."""
+    with _counter_lock:
+        return {k: dict(v) for k, v in COUNTERS.items()}
+
+
+# --- Redis ---------------------------------------------------------------------------------------
+
+_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local limit = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local n = redis.call('LLEN', KEYS[1])
+local slot = now
+if n > 0 then
+  local last = tonumber(redis.call('LINDEX', KEYS[1], -1))
+  if last > slot then slot = last end
+end
+if n >= limit then
+  local oldest = tonumber(redis.call('LINDEX', KEYS[1], -limit))
+  if oldest + period > slot then slot = oldest + period end
+end
+local wait = slot - now
+if wait > max_wait then return {0, wait} end
+redis.call('RPUSH', KEYS[1], slot)
+if n + 1 > limit then redis.call('LTRIM', KEYS[1], -limit, -1) end
+redis.call('PEXPIRE', KEYS[1], math.floor((period + wait) / 1000) + 1000)
+return {1, wait}
+"""
+
+
+class RedisWindow:
+    """The window as a Redis list of reserved slot times (microseconds, Redis clock)."""
+
+    def __init__(self, url: str, prefix: str = "tb:ratelimit:") -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.prefix = prefix
+        self.script = self.client.register_script(_LUA)
+
+    def reserve(self, key: str, budget: Budget, max_wait: float) -> float:
+        period_us = int((budget.period + MARGIN_SEC) * 1_000_000)
+        ok, wait_us = self.script(keys=[self.prefix + key], args=[budget.calls, period_us, int(max_wait * 1_000_000)])
+        wait = int(wait_us) / 1_000_000
+        if not int(ok):
+            raise RateLimitWaitExceeded(f"rate limit {key}: would wait {wait:.2f}s > {max_wait}s", retry_after=wait)
+        return wait
+
+
+# --- embedded: a ring of slot times in a file, under fcntl.flock ---------------------------------
+
+_HEADER = struct.Struct("<qqq")  # capacity, head (index of the oldest when full), count
+
+
+class FileWindow:
+    """The window in DIR/<key>.ring: header then `calls` float64 slot times (time.time() seconds)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._fds: dict[str, tuple[int, int]] = {}  # key -> (pid, fd); reopened after fork
+        self._lock = threading.Lock()
+
+    def _fd(self, key: str) -> int:
+        pid = os.getpid()
+        entry = self._fds.get(key)
+        if entry is not None and entry[0] == pid:
+            return entry[1]
+        # A descriptor inherited through fork shares its flock with the parent: open our own.
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)
+        fd = os.open(self.directory / f"{safe}.ring", os.O_RDWR | os.O_CREAT, 0o600)
+        self._fds[key] = (pid, fd)
+        return fd
+
+    def reserve(self, key: str, budget: Budget, max_wait: float) -> float:
+        capacity = budget.calls
+        slot_fmt = struct.Struct(f"<{capacity}d")
+        with self._lock:
+            fd = self._fd(key)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                raw = os.pread(fd, _HEADER.size + slot_fmt.size, 0)
+                if len(raw) == _HEADER.size + slot_fmt.size and _HEADER.unpack_from(raw)[0] == capacity:
+                    _, head, count = _HEADER.unpack_from(raw)
+                    slots = list(slot_fmt.unpack_from(raw, _HEADER.size))
+                else:  # new file, or the budget changed: start an empty window
+                    head, count, slots = 0, 0, [0.0] * capacity
+                now = time.time()
+                slot = now
+                if count:
+                    slot = max(slot, slots[(head - 1) % capacity])
+                if count >= capacity:
+                    slot = max(slot, slots[head] + budget.period + MARGIN_SEC)
+                wait = slot - now
+                if wait > max_wait:
+                    raise RateLimitWaitExceeded(
+                        f"rate limit {key}: would wait {wait:.2f}s > {max_wait}s", retry_after=wait
+                    )
+                if count >= capacity:
+                    slots[head] = slot
+                    head = (head + 1) % capacity
+                else:
+                    slots[(head + count) % capacity] = slot
+                    count += 1
+                os.pwrite(fd, _HEADER.pack(capacity, head, count) + slot_fmt.pack(*slots), 0)
+                return max(wait, 0.0)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+# --- the limiter ---------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Named budgets over one store. `acquire(bucket)` blocks until the call may go out."""
+
+    def __init__(self, store: WindowStore, budgets: dict[str, Budget], max_wait: float) -> None:
+        self.store = store
+        self.budgets = budgets
+        self.max_wait = max_wait
+
+    def acquire(self, bucket: str, *, budget: Budget | None = None, max_wait: float | None = None) -> float:
+        """Wait for a slot in `bucket`; returns the seconds waited. Raises RateLimitWaitExceeded when the wait
+        would be longer than `max_wait` (RATE_LIMIT_MAX_WAIT_SEC by default); then nothing is reserved."""
+        chosen = budget or self.budgets[bucket.split(":", 1)[0]]
+        bound = self.max_wait if max_wait is None else max_wait
+        try:
+            wait = self.store.reserve(bucket, chosen, bound)
+        except RateLimitWaitExceeded:
+            _count(bucket, 0.0, refused=True)
+            log.warning("rate limiter refused a call in %s: wait above %.1fs", bucket, bound)
+            raise
+        _count(bucket, wait)
+        if wait > 0:
+            time.sleep(wait)
+        return wait
+
+
+_default: RateLimiter | None = None
+_default_lock = threading.Lock()
+
+
+def build_limiter(*, redis_url: str = "", data_dir: Path | None = None) -> RateLimiter:
+    """A limiter from settings: Redis when REDIS_URL is set, the file ring otherwise."""
+    from django.conf import settings
+
+    url = redis_url if redis_url else settings.REDIS_URL
+    store: WindowStore = RedisWindow(url) if url else FileWindow((data_dir or settings.DATA_DIR) / "ratelimit")
+    budgets = {
+        # Everything we send to Gate.io shares one budget (the seed's 300 / 10 s, less headroom).
+        "gateio": Budget(settings.RATE_LIMIT_CALLS, float(settings.RATE_LIMIT_PERIOD_SEC)),
+        # Gate.io also limits order placement to 10 / s per market; keep under it.
+        "gateio_orders": Budget(9, 1.0),
+    }
+    return RateLimiter(store, budgets, float(settings.RATE_LIMIT_MAX_WAIT_SEC))
+
+
+def get_limiter() -> RateLimiter:
+    """The process-wide limiter built from settings."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = build_limiter()
+        return _default

@@ -16,7 +16,7 @@ DATA_DIR: Path = CONFIG.DATA_DIR
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tradebot.admin.TradebotAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -21,6 +21,7 @@ class Decision(models.Model):
     features = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     contributions = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     rule = models.CharField(max_length=64, blank=True, help_text="The policy rule that decided")
+    regime = models.CharField(max_length=16, blank=True, help_text="trend, range or high_volatility")
     explanation = models.TextField(blank=True)
     risk_block = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     latency_ms = models.FloatField(default=0)

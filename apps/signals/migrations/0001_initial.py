@@ -5,37 +5,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Decision',
+            name="Decision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(db_index=True, max_length=32)),
-                ('timeframe', models.CharField(max_length=8)),
-                ('action', models.CharField(choices=[('buy', 'Buy'), ('sell', 'Sell'), ('hold', 'Hold')], max_length=8)),
-                ('score', models.FloatField(help_text='Fused signal score in [-1, 1] (not money)')),
-                ('price', models.DecimalField(blank=True, decimal_places=16, default=None, help_text='Last close the decision saw', max_digits=32, null=True)),
-                ('candle_time', models.DateTimeField(blank=True, help_text='Open time of the last closed candle', null=True)),
-                ('features', models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('contributions', models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('rule', models.CharField(blank=True, help_text='The policy rule that decided', max_length=64)),
-                ('explanation', models.TextField(blank=True)),
-                ('risk_block', models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True)),
-                ('latency_ms', models.FloatField(default=0)),
-                ('executed', models.BooleanField(db_index=True, default=False)),
-                ('execution_note', models.TextField(blank=True, help_text='Why it was or was not executed')),
-                ('source', models.CharField(default='cycle', help_text='cycle, api, telegram, command', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("symbol", models.CharField(db_index=True, max_length=32)),
+                ("timeframe", models.CharField(max_length=8)),
+                (
+                    "action",
+                    models.CharField(choices=[("buy", "Buy"), ("sell", "Sell"), ("hold", "Hold")], max_length=8),
+                ),
+                ("score", models.FloatField(help_text="Fused signal score in [-1, 1] (not money)")),
+                (
+                    "price",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=16,
+                        default=None,
+                        help_text="Last close the decision saw",
+                        max_digits=32,
+                        null=True,
+                    ),
+                ),
+                (
+                    "candle_time",
+                    models.DateTimeField(blank=True, help_text="Open time of the last closed candle", null=True),
+                ),
+                ("features", models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
+                (
+                    "contributions",
+                    models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder),
+                ),
+                ("rule", models.CharField(blank=True, help_text="The policy rule that decided", max_length=64)),
+                ("explanation", models.TextField(blank=True)),
+                (
+                    "risk_block",
+                    models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True),
+                ),
+                ("latency_ms", models.FloatField(default=0)),
+                ("executed", models.BooleanField(db_index=True, default=False)),
+                ("execution_note", models.TextField(blank=True, help_text="Why it was or was not executed")),
+                ("source", models.CharField(default="cycle", help_text="cycle, api, telegram, command", max_length=16)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['symbol', 'timeframe', 'created_at'], name='signals_dec_symbol_58e599_idx')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["symbol", "timeframe", "created_at"], name="signals_dec_symbol_58e599_idx")
+                ],
             },
         ),
     ]

@@ -257,8 +257,19 @@ def fill_apply(*, order: Order, report: FillReport, actor: Actor = SYSTEM) -> Fi
         )
         if locked.position_id is not None:
             position_recompute(position_id=locked.position_id)
+            _position_changed(position_id=locked.position_id, actor=actor)
     _advance_status_after_fill(locked, actor)
     return fill
+
+
+def _position_changed(*, position_id: int, actor: Actor) -> None:
+    """Every fill path (submission, refresh, reconciliation, paper) ends here, so protective exits are
+    armed, re-priced or retired in the same transaction as the fill that changed the position."""
+    try:
+        from apps.exits.services import exit_sync
+    except ImportError:  # the exits service is optional for the trading core's own tests
+        return
+    exit_sync(position_id=position_id, actor=actor)
 
 
 def _order_aggregate_fills(order: Order) -> None:

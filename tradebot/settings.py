@@ -12,6 +12,11 @@ from tradebot.config import BASE_DIR, load_config
 CONFIG = load_config()
 globals().update(CONFIG.as_settings())
 
+# prometheus_client picks multiprocess mode when first imported: set PROMETHEUS_MULTIPROC_DIR before that.
+from apps.monitoring.multiproc import ensure_env as _ensure_multiproc  # noqa: E402
+
+PROMETHEUS_MULTIPROC_DIR = _ensure_multiproc()
+
 DATA_DIR: Path = CONFIG.DATA_DIR
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -38,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "apps.monitoring.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -172,3 +178,10 @@ LOGGING = {
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},  # noqa: F821
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- observability: structured logs with context and redaction, safe error pages, Sentry ----------
+from tradebot.logging_config import build_logging, init_sentry  # noqa: E402
+
+LOGGING = build_logging(LOG_FORMAT, LOG_LEVEL)  # noqa: F821
+DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.monitoring.errors.SecretsExceptionReporterFilter"
+init_sentry(SENTRY_DSN, environment=MODE)  # noqa: F821

@@ -9,4 +9,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("apps.monitoring.urls")),
     path("", include("django_prometheus.urls")),
+    path("telegram/", include("apps.telegram_bot.urls")),
 ]

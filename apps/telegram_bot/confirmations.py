@@ -1,0 +1,128 @@
+"""Operator actions from Telegram (/pause, /resume, /close): asked, confirmed with a button, then executed.
+
+`confirmation_request` stores what was asked; `confirmation_decide` claims it exactly once for the chat and
+user that asked, within CONFIRMATION_TTL, and runs the same use case the admin and the API run.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.actors import Actor
+from apps.audit.services import audit_record
+from apps.telegram_bot.models import Confirmation
+from apps.telegram_bot.parsing import UsageError
+from apps.telegram_bot.replies import num
+from apps.telegram_bot.usecases import NotAvailable, broker_get, use_case
+
+logger = logging.getLogger(__name__)
+
+CONFIRMATION_TTL = timedelta(minutes=2)
+ACTIONS = ("pause", "resume", "close")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to tell the operator: a short toast for the button, and the new text of the message (or None)."""
+
+    toast: str
+    message: str | None
+
+
+def close_preview(position_id: int) -> str:
+    """Describe the open position /close would close; UsageError if there is none."""
+    from apps.trading.models import Position
+
+    use_case("apps.exits.services", "position_close", "closing positions")  # fail before asking
+    position = Position.objects.filter(pk=position_id).first()
+    if position is None:
+        raise UsageError(f"no position #{position_id}")
+    if position.status != Position.Status.OPEN:
+        raise UsageError(f"position #{position_id} is already {position.status}")
+    amount, entry = num(position.amount), num(position.average_entry_price)
+    return f"Close position #{position.pk} {position.symbol} {amount} @ {entry} at market?"
+
+
+def confirmation_request(*, action: str, argument: str, chat_id: int, user_id: int | None) -> Confirmation:
+    assert action in ACTIONS, action
+    return Confirmation.objects.create(
+        nonce=secrets.token_urlsafe(12),
+        action=action,
+        argument=argument[:255],
+        chat_id=chat_id,
+        user_id=user_id,
+        expires_at=timezone.now() + CONFIRMATION_TTL,
+    )
+
+
+def confirmation_decide(*, nonce: str, chat_id: int, user_id: int | None, confirm: bool) -> Outcome:
+    """Confirm or cancel; refuses an unknown, stale, already used, or someone else's confirmation."""
+    actor = Actor.telegram(chat_id)
+    confirmation = Confirmation.objects.filter(nonce=nonce).first()
+    if confirmation is None:
+        return Outcome("Unknown or expired confirmation.", "This confirmation is no longer valid.")
+    if confirmation.chat_id != chat_id or (confirmation.user_id is not None and confirmation.user_id != user_id):
+        audit_record(
+            actor=actor,
+            action="telegram.confirmation_refused",
+            obj=confirmation,
+            message=f"user {user_id} pressed a confirmation that belongs to someone else",
+        )
+        return Outcome("Only the person who asked can confirm this.", None)
+    now = timezone.now()
+    status = Confirmation.Status.CONFIRMED if confirm else Confirmation.Status.CANCELLED
+    with transaction.atomic():
+        claimed = Confirmation.objects.filter(
+            pk=confirmation.pk, status=Confirmation.Status.PENDING, expires_at__gt=now
+        ).update(status=status, decided_at=now)
+    if not claimed:
+        asked = f"/{confirmation.action} {confirmation.argument}".rstrip()
+        return Outcome("This confirmation expired or was already used.", f"{asked}: expired or already answered.")
+    if not confirm:
+        audit_record(actor=actor, action=f"telegram.{confirmation.action}_cancelled", obj=confirmation)
+        return Outcome("Cancelled.", f"Cancelled: /{confirmation.action} {confirmation.argument}".rstrip())
+    try:
+        text = _execute(confirmation, actor)
+    except NotAvailable as exc:
+        return Outcome("Not available yet.", f"{exc.feature.capitalize()} is not available yet.")
+    except Exception as exc:
+        logger.exception("telegram %s failed", confirmation.action)
+        return Outcome("Failed.", f"/{confirmation.action} failed: {type(exc).__name__}: {str(exc)[:200]}")
+    return Outcome("Done.", text)
+
+
+def _execute(confirmation: Confirmation, actor: Actor) -> str:
+    if confirmation.action == "pause":
+        from apps.risk.services import trading_pause
+
+        trading_pause(actor=actor, reason=confirmation.argument or "paused from Telegram")
+        return f"⏸ Trading paused (kill switch on): {confirmation.argument or 'paused from Telegram'}"
+    if confirmation.action == "resume":
+        from apps.risk.selectors import trading_status
+        from apps.risk.services import trading_resume
+
+        trading_resume(actor=actor, reason=confirmation.argument or "resumed from Telegram")
+        return f"▶️ Kill switch off. {trading_status().why}"
+    return _close(int(confirmation.argument), actor)
+
+
+def _close(position_id: int, actor: Actor) -> str:
+    from apps.trading.models import Position
+
+    position_close = use_case("apps.exits.services", "position_close", "closing positions")
+    position = Position.objects.get(pk=position_id)
+    if position.status != Position.Status.OPEN:
+        return f"Position #{position_id} is already {position.status}."
+    result = position_close(position=position, broker=broker_get(), actor=actor)
+    parts = [f"Closing position #{position_id} {position.symbol}"]
+    for field in ("client_order_id", "status", "amount"):
+        value = getattr(result, field, None)
+        if value not in (None, ""):
+            parts.append(f"{field.replace('_', ' ')} {num(value) if field == 'amount' else value}")
+    return " · ".join(parts)

@@ -1,0 +1,45 @@
+"""Telegram bot state that must be shared by every process: pending confirmations and alert throttles."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Confirmation(models.Model):
+    """An operator action (/pause, /resume, /close) waiting for its inline "Confirm" button.
+
+    The button carries only `nonce`; the action, its argument, the chat and the user that asked are kept here,
+    so a webhook answered by another web process can still confirm it, and each nonce is claimed exactly once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    nonce = models.CharField(max_length=32, unique=True)
+    action = models.CharField(max_length=16)
+    argument = models.CharField(max_length=255, blank=True)
+    chat_id = models.BigIntegerField(db_index=True)
+    user_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.argument} chat {self.chat_id} {self.status}"
+
+
+class AlertThrottle(models.Model):
+    """A counter that expires: alert de-duplication and rate limiting when Redis is not configured."""
+
+    name = models.CharField(max_length=200, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.count} until {self.expires_at:%H:%M:%S}"

@@ -1,0 +1,91 @@
+"""Command arguments: parsed strictly, and a bad one becomes a one-line usage answer."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from tradebot.config import SYMBOL_RE, TIMEFRAMES
+
+LIMIT_MIN, LIMIT_MAX, LIMIT_DEFAULT = 20, 1000, 200
+
+USAGE = {
+    "help": "/help",
+    "status": "/status",
+    "health": "/health",
+    "eval": "/eval [SYMBOL] [TF] [LIMIT] — e.g. /eval BTC/USDT 1m 200",
+    "why": "/why [SYMBOL] [TF] [LIMIT] — e.g. /why ETH/USDT 5m",
+    "profit": "/profit [SYMBOL]",
+    "positions": "/positions [SYMBOL]",
+    "test": "/test",
+    "metrics": "/metrics",
+    "exits": "/exits",
+    "pause": "/pause [REASON]",
+    "resume": "/resume [REASON]",
+    "close": "/close POSITION_ID — e.g. /close 12",
+}
+
+
+class UsageError(ValueError):
+    """The arguments of a command are wrong; the message says which one."""
+
+
+def symbol_parse(text: str) -> str:
+    """`BTC/USDT`, `btc/usdt`, `BTC_USDT` and `BTC-USDT` all mean BTC/USDT."""
+    symbol = text.strip().upper().replace("_", "/").replace("-", "/")
+    if not SYMBOL_RE.match(symbol):
+        raise UsageError(f"{text!r} is not a symbol like BTC/USDT")
+    return symbol
+
+
+def timeframe_parse(text: str) -> str:
+    timeframe = text.strip().lower()
+    if timeframe not in TIMEFRAMES:
+        raise UsageError(f"timeframe must be one of {', '.join(TIMEFRAMES)}")
+    return timeframe
+
+
+def limit_parse(text: str) -> int:
+    try:
+        limit = int(text)
+    except ValueError:
+        raise UsageError(f"LIMIT must be a whole number from {LIMIT_MIN} to {LIMIT_MAX}") from None
+    if not LIMIT_MIN <= limit <= LIMIT_MAX:
+        raise UsageError(f"LIMIT must be a whole number from {LIMIT_MIN} to {LIMIT_MAX}")
+    return limit
+
+
+def eval_args(args: list[str]) -> tuple[str, str, int | None]:
+    """[SYMBOL] [TF] [LIMIT] with the configured defaults; LIMIT is None when not given."""
+    if len(args) > 3:
+        raise UsageError("too many arguments")
+    symbol = symbol_parse(args[0]) if args else settings.SYMBOLS[0]
+    timeframe = timeframe_parse(args[1]) if len(args) > 1 else settings.TIMEFRAME
+    limit = limit_parse(args[2]) if len(args) > 2 else None
+    return symbol, timeframe, limit
+
+
+def optional_symbol(args: list[str]) -> str | None:
+    if len(args) > 1:
+        raise UsageError("at most one SYMBOL")
+    return symbol_parse(args[0]) if args else None
+
+
+def no_args(args: list[str]) -> None:
+    if args:
+        raise UsageError("this command takes no arguments")
+
+
+def position_id(args: list[str]) -> int:
+    if len(args) != 1:
+        raise UsageError("give exactly one POSITION_ID")
+    try:
+        value = int(args[0].lstrip("#"))
+    except ValueError:
+        raise UsageError(f"{args[0]!r} is not a position id") from None
+    if value <= 0:
+        raise UsageError(f"{args[0]!r} is not a position id")
+    return value
+
+
+def reason(args: list[str], default: str) -> str:
+    return " ".join(args).strip()[:200] or default

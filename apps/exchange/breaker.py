@@ -213,6 +213,12 @@ class CircuitBreaker:
         self._changed(transition, "cool-down over, one probe let through")
         return True
 
+    def check(self) -> None:
+        """Raise CircuitOpen while the circuit is open and cooling down; takes no probe, changes nothing."""
+        snap = self.store.load(self.name)
+        if snap.state == OPEN and snap.opened_at is not None and time.time() - snap.opened_at < self.cooldown:
+            raise CircuitOpen(f"circuit {self.name} is open")
+
     def on_success(self, probe: bool) -> None:
         transition = self.store.success(self.name)
         if transition is not None:
@@ -277,6 +283,13 @@ def record_transition(name: str, transition: Transition, why: str) -> None:
         )
     except Exception:  # the breaker must keep working when the database is what is failing
         log.exception("could not record breaker transition of %s", name)
+    try:
+        from apps.monitoring import metrics
+
+        metrics.set_breaker_state(name, transition.after)
+        metrics.CIRCUIT_BREAKER_TRANSITIONS.labels(name=name, to=transition.after).inc()
+    except Exception:  # metrics are optional here; never let them break a call
+        log.debug("breaker metric not updated", exc_info=True)
 
 
 # --- registry ------------------------------------------------------------------------------------

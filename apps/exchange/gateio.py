@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+
+from apps.exchange.types import ExchangeOrder, ExchangeTrade, Market, OrderRequest, TriggerOrder
 
 CLIENT_ID_RE = re.compile(r"^t-[0-9A-Za-z_.-]{1,26}$")
 
@@ -82,3 +86,182 @@ def round_down(value: Decimal, places: int) -> Decimal:
 def round_price(value: Decimal, places: int) -> Decimal:
     """Prices round to the nearest step."""
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+
+
+# --- Gate.io JSON -> our dataclasses (from the raw strings, never from ccxt's floats) ---------------
+
+
+def dec(value: object, default: Decimal | None = None) -> Decimal | None:
+    """A Decimal from Gate.io's string (or int) field; `default` when absent or empty."""
+    if value is None or value == "":
+        return default
+    return Decimal(str(value))
+
+
+def ms_to_datetime(value: object) -> datetime | None:
+    """Gate.io's `create_time_ms` ("1626354833544" or "1626354833544.123") -> aware UTC datetime."""
+    number = dec(value)
+    if number is None:
+        return None
+    return datetime.fromtimestamp(float(number) / 1000, tz=UTC)
+
+
+def _order_time(info: dict, ms_key: str, s_key: str) -> datetime | None:
+    if info.get(ms_key) not in (None, ""):
+        return ms_to_datetime(info[ms_key])
+    if info.get(s_key) not in (None, ""):
+        return datetime.fromtimestamp(float(Decimal(str(info[s_key]))), tz=UTC)
+    return None
+
+
+def parse_market(info: dict) -> Market:
+    """A spot pair of `GET /spot/currency_pairs`."""
+    amount_places = int(info["amount_precision"])
+    return Market(
+        symbol=to_unified(info["id"]),
+        base=info["base"],
+        quote=info["quote"],
+        amount_precision=amount_places,
+        price_precision=int(info["precision"]),
+        min_amount=dec(info.get("min_base_amount"), Decimal(1).scaleb(-amount_places)),
+        min_notional=dec(info.get("min_quote_amount"), Decimal(0)),
+        active=info.get("trade_status", "tradable") == "tradable",
+    )
+
+
+def parse_order(info: dict) -> ExchangeOrder:
+    """A spot order of `/spot/orders`. A market buy's `amount` and `left` are quote (what to spend)."""
+    order_type = info.get("type") or "limit"
+    side = info.get("side") or ""
+    amount = dec(info.get("amount"), Decimal(0))
+    left = dec(info.get("left"))
+    filled_total = dec(info.get("filled_total"), Decimal(0))  # quote value of the fills
+    average = dec(info.get("avg_deal_price"))
+    if average is not None and average <= 0:
+        average = None
+    filled = dec(info.get("filled_amount"))  # base; newer Gate.io versions send it
+    market_buy = order_type == "market" and side == "buy"
+    if filled is None:
+        if market_buy:
+            filled = filled_total / average if average else Decimal(0)
+        else:
+            filled = amount - left if left is not None else Decimal(0)
+    if average is None and filled > 0 and filled_total > 0:
+        average = filled_total / filled
+    status = map_order_status(
+        status=info.get("status", ""), finish_as=info.get("finish_as", ""), filled=filled, left=left
+    )
+    text = info.get("text") or None
+    fee = dec(info.get("fee"))
+    price = dec(info.get("price"))
+    return ExchangeOrder(
+        exchange_order_id=str(info["id"]),
+        client_order_id=text if text and text.startswith("t-") else None,
+        symbol=to_unified(info["currency_pair"]),
+        side=side,
+        type=order_type,
+        status=status,
+        amount=None if market_buy else amount,
+        price=price if price else None,
+        filled=filled,
+        cost=filled_total,
+        average_price=average,
+        created_at=_order_time(info, "create_time_ms", "create_time") or datetime.now(UTC),
+        updated_at=_order_time(info, "update_time_ms", "update_time"),
+        quote_amount=amount if market_buy else None,
+        fee=fee,
+        fee_currency=info.get("fee_currency") or None,
+        raw_status=info.get("status", ""),
+        finish_as=info.get("finish_as", "") or "",
+    )
+
+
+def parse_trade(info: dict) -> ExchangeTrade:
+    """One row of `GET /spot/my_trades`; the fee is in the currency Gate.io charged (GT / points when used)."""
+    price = dec(info["price"])
+    amount = dec(info["amount"])
+    fee, fee_currency = dec(info.get("fee"), Decimal(0)), info.get("fee_currency") or ""
+    for key, currency in (("gt_fee", "GT"), ("point_fee", "POINT")):
+        extra = dec(info.get(key), Decimal(0))
+        if not fee and extra:
+            fee, fee_currency = extra, currency
+    text = info.get("text") or None
+    role = info.get("role")
+    return ExchangeTrade(
+        trade_id=str(info["id"]),
+        exchange_order_id=str(info.get("order_id", "")),
+        client_order_id=text if text and text.startswith("t-") else None,
+        symbol=to_unified(info["currency_pair"]),
+        side=info.get("side", ""),
+        price=price,
+        amount=amount,
+        cost=price * amount,
+        fee=fee,
+        fee_currency=fee_currency,
+        is_maker=None if role is None else role == "maker",
+        executed_at=_order_time(info, "create_time_ms", "create_time") or datetime.now(UTC),
+    )
+
+
+def parse_trigger_order(info: dict) -> TriggerOrder:
+    """A `/spot/price_orders` entry: {id, market, trigger: {price, rule}, put: {side, amount, ...}, status}."""
+    trigger = info.get("trigger") or {}
+    put = info.get("put") or {}
+    fired = info.get("fired_order_id")
+    return TriggerOrder(
+        exchange_order_id=str(info["id"]),
+        symbol=to_unified(info["market"]),
+        trigger_price=dec(trigger.get("price"), Decimal(0)),
+        rule=str(trigger.get("rule", "")),
+        side=put.get("side", ""),
+        amount=dec(put.get("amount"), Decimal(0)),
+        status=info.get("status", "open"),
+        fired_order_id=str(fired) if fired not in (None, "", 0, "0") else None,
+    )
+
+
+def prepare_order(market: Market, request: OrderRequest) -> OrderRequest:
+    """The request rounded to the market's precision (amounts down, prices to the nearest step) and checked
+    against min amount / min notional. Raises InvalidOrder (nothing is sent) when it cannot be placed."""
+    from apps.exchange.broker import InvalidOrder
+
+    symbol = request.symbol
+    if not market.active:
+        raise InvalidOrder(f"{symbol} is not tradable now", "INVALID_CURRENCY_PAIR")
+    if request.side not in ("buy", "sell") or request.type not in ("market", "limit"):
+        raise InvalidOrder(f"unsupported order: {request.type} {request.side}", "INVALID_PARAM_VALUE")
+    price = request.price
+    if request.type == "limit":
+        if price is None or price <= 0:
+            raise InvalidOrder(f"a limit order on {symbol} needs a positive price", "INVALID_PARAM_VALUE")
+        price = round_price(price, market.price_precision)
+        if price <= 0:
+            raise InvalidOrder(f"price {request.price} rounds to 0 at {market.price_precision} places")
+    if request.type == "market" and request.side == "buy":
+        if request.quote_amount is None or request.amount is not None:
+            raise InvalidOrder(f"a market buy on {symbol} is sized by quote_amount only", "INVALID_PARAM_VALUE")
+        # Gate.io truncates the quote of a market buy to the price precision.
+        quote = round_down(request.quote_amount, market.price_precision)
+        if quote < market.min_notional or quote <= 0:
+            raise InvalidOrder(
+                f"market buy of {quote} {market.quote} is below the minimum of {market.min_notional} {market.quote}",
+                "INVALID_PARAM_VALUE",
+            )
+        return replace(request, quote_amount=quote, price=None)
+    if request.amount is None or request.quote_amount is not None:
+        raise InvalidOrder(f"a {request.type} {request.side} on {symbol} is sized by amount (base)")
+    amount = round_down(request.amount, market.amount_precision)
+    if amount <= 0 or amount < market.min_amount:
+        raise InvalidOrder(
+            f"amount {request.amount} rounds down to {amount} {market.base}, below the minimum of "
+            f"{market.min_amount} {market.base}",
+            "INVALID_PARAM_VALUE",
+        )
+    # A market sell's notional is only known at the fill; the request's price (if given) estimates it.
+    if price is not None and amount * price < market.min_notional:
+        raise InvalidOrder(
+            f"{amount} {market.base} at {price} is {amount * price} {market.quote}, below the minimum of "
+            f"{market.min_notional} {market.quote}",
+            "INVALID_PARAM_VALUE",
+        )
+    return replace(request, amount=amount, price=price)

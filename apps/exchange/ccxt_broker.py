@@ -1,0 +1,399 @@
+"""Gate.io spot through ccxt's own `gate` class: the only module of tradebot that imports ccxt.
+
+Every HTTP request ccxt makes first takes a slot from the shared rate limiter (so load_markets' two calls
+count as two); every broker method runs behind the circuit breaker of its endpoint class; reads are retried
+by apps.exchange.retry, writes never are. Answers are parsed from Gate.io's own strings (apps.exchange.gateio)
+into Decimal dataclasses. Amounts are rounded down to the market's precision and checked against its
+minimums before anything is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import ccxt
+
+from apps.exchange import gateio
+from apps.exchange.breaker import CircuitBreaker, get_breaker
+from apps.exchange.broker import (
+    AuthenticationError,
+    BusinessError,
+    ExchangeError,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+    OutcomeUnknown,
+    RateLimited,
+    TransientExchangeError,
+)
+from apps.exchange.limiter import RateLimiter, get_limiter
+from apps.exchange.retry import call_read
+from apps.exchange.types import (
+    Balance,
+    Candle,
+    ExchangeOrder,
+    ExchangeTrade,
+    Market,
+    OrderRequest,
+    Ticker,
+    TriggerOrder,
+)
+
+T = TypeVar("T")
+PAGE_LIMIT = 100  # per page for finished orders and trades (Gate.io accepts up to 1000)
+MAX_PAGES = 1000
+
+
+class _GateClient(ccxt.gate):
+    """ccxt's gate class with our limiter in front of each HTTP request and HTTP-status-first error mapping."""
+
+    def __init__(self, config: dict, limiter: RateLimiter) -> None:
+        super().__init__(config)
+        self.tb_limiter = limiter
+        self.tb_network_seconds = 0.0  # time spent inside HTTP requests (the bench subtracts it)
+        self.tb_requests = 0
+
+    def fetch(self, url, method="GET", headers=None, body=None):
+        self.tb_limiter.acquire("gateio")
+        if method == "POST" and url.split("?")[0].endswith("/spot/orders") and body:
+            pair = json.loads(body).get("currency_pair", "")
+            self.tb_limiter.acquire(f"gateio_orders:{pair}")
+            headers = dict(headers or {})
+            headers["x-gate-exptime"] = str(int(time.time() * 1000) + int(self.timeout))
+        started = time.perf_counter()
+        try:
+            self.tb_requests += 1
+            return super().fetch(url, method, headers, body)
+        finally:
+            self.tb_network_seconds += time.perf_counter() - started
+
+    def handle_errors(self, code, reason, url, method, headers, body, response, requestHeaders, requestBody):
+        # A 429 or 5xx is transient whatever label it carries; Gate.io's labels decide the rest.
+        if code == 429:
+            exc = ccxt.RateLimitExceeded(f"gate {method} {url} 429 {body}")
+            retry_after = (headers or {}).get("Retry-After")
+            exc.retry_after = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
+            raise exc
+        if code is not None and code >= 500:
+            raise ccxt.ExchangeNotAvailable(f"gate {method} {url} {code} {body}")
+        return super().handle_errors(code, reason, url, method, headers, body, response, requestHeaders, requestBody)
+
+
+def _label(exc: BaseException) -> str:
+    text = str(exc)
+    start = text.find("{")
+    if start >= 0:
+        try:
+            return json.loads(text[start:]).get("label", "")
+        except (ValueError, AttributeError):
+            return ""
+    return ""
+
+
+def translate(exc: BaseException, *, write: bool) -> ExchangeError:
+    """ccxt's exception -> ours. For a write, any transport failure means the outcome is unknown."""
+    label = _label(exc)
+    message = str(exc)
+    if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+        return RateLimited(message, retry_after=getattr(exc, "retry_after", None))
+    if isinstance(exc, ccxt.NetworkError | ccxt.BadResponse):
+        return OutcomeUnknown(message) if write else TransientExchangeError(message)
+    if isinstance(exc, ccxt.AuthenticationError):
+        return AuthenticationError(message, label)
+    if isinstance(exc, ccxt.OrderNotFound):
+        return OrderNotFound(message, label)
+    if isinstance(exc, ccxt.InsufficientFunds):
+        return InsufficientFunds(message, label)
+    if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest | ccxt.BadSymbol | ccxt.ArgumentsRequired):
+        return InvalidOrder(message, label)
+    if isinstance(exc, ccxt.BaseError):
+        return BusinessError(message, label)
+    return OutcomeUnknown(message) if write else TransientExchangeError(message)
+
+
+class GateBroker:
+    """The Broker of Gate.io spot (or a Gate.io-compatible server such as the simulator)."""
+
+    name = "gateio"
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "",
+        api_secret: str = "",
+        api_url: str = "",
+        sandbox: bool = False,
+        timeout_ms: int = 10_000,
+        limiter: RateLimiter | None = None,
+        breakers: dict[str, CircuitBreaker] | None = None,
+        retry_sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        config: dict[str, Any] = {
+            "enableRateLimit": False,  # our limiter is the one that counts, across processes
+            "timeout": timeout_ms,
+            "options": {
+                "defaultType": "spot",
+                "fetchMarkets": {"types": ["spot"]},
+                "unifiedAccount": False,  # so ccxt does not probe GET /account/detail
+                "createMarketBuyOrderRequiresPrice": False,  # a market buy's amount is the quote to spend
+            },
+        }
+        if api_key:
+            config["apiKey"], config["secret"] = api_key, api_secret
+        self.client = _GateClient(config, limiter or get_limiter())
+        self.client.has["fetchCurrencies"] = False
+        if sandbox:
+            self.client.set_sandbox_mode(True)
+        if api_url:
+            for section in self.client.urls["api"].values():
+                for key in section:
+                    section[key] = api_url.rstrip("/")
+        self.breakers = breakers or {
+            cls: get_breaker(f"{self.name}:{cls}") for cls in ("public", "private_orders", "private_account")
+        }
+        self.retry_sleep = retry_sleep
+        # Gate.io drops an order request that reaches it after this (x-gate-exptime), so once it has passed
+        # a lost order request can no longer execute: then "not found" really means "not there".
+        self.order_expiry_seconds = timeout_ms / 1000
+        self._markets: dict[str, Market] | None = None
+        self._markets_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls) -> GateBroker:
+        from django.conf import settings
+
+        return cls(
+            api_key=settings.GATEIO_API_KEY,
+            api_secret=settings.GATEIO_API_SECRET,
+            api_url=settings.GATEIO_API_URL,
+            sandbox=settings.GATEIO_SANDBOX,
+        )
+
+    @property
+    def network_seconds(self) -> float:
+        return self.client.tb_network_seconds
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    def _read(self, endpoint: str, fn: Callable[[], T]) -> T:
+        """A safe read: breaker, translation, retries of transient failures."""
+        breaker = self.breakers[endpoint]
+
+        def attempt() -> T:
+            return breaker.call(lambda: self._translated(fn, write=False))
+
+        return call_read(attempt, sleep=self.retry_sleep) if self.retry_sleep else call_read(attempt)
+
+    def _write(self, endpoint: str, fn: Callable[[], T]) -> T:
+        """A write: breaker and translation, never retried."""
+        return self.breakers[endpoint].call(lambda: self._translated(fn, write=True))
+
+    @staticmethod
+    def _translated(fn: Callable[[], T], *, write: bool) -> T:
+        try:
+            return fn()
+        except ExchangeError:
+            raise
+        except Exception as exc:
+            raise translate(exc, write=write) from exc
+
+    def check_available(self, endpoint: str = "private_orders") -> None:
+        """Raise CircuitOpen when calls of this endpoint class would be refused now (nothing is sent)."""
+        self.breakers[endpoint].check()
+
+    # --- markets and market data -----------------------------------------------------------------
+
+    def load_markets(self, reload: bool = False) -> dict[str, Market]:
+        with self._markets_lock:
+            if self._markets is None or reload:
+                raw = self._read("public", lambda: self.client.load_markets(reload=reload))
+                self._markets = {symbol: gateio.parse_market(m["info"]) for symbol, m in raw.items() if m.get("spot")}
+            return self._markets
+
+    def market(self, symbol: str) -> Market:
+        markets = self.load_markets()
+        try:
+            return markets[symbol]
+        except KeyError:
+            raise InvalidOrder(f"{symbol} is not a spot market on {self.name}", "INVALID_CURRENCY_PAIR") from None
+
+    def fetch_ticker(self, symbol: str) -> Ticker:
+        self.market(symbol)
+        raw = self._read("public", lambda: self.client.fetch_ticker(symbol))
+        return self._ticker(symbol, raw["info"])
+
+    def fetch_tickers(self, symbols: list[str]) -> dict[str, Ticker]:
+        for symbol in symbols:
+            self.market(symbol)
+        raw = self._read("public", lambda: self.client.fetch_tickers(symbols))
+        return {s: self._ticker(s, t["info"]) for s, t in raw.items() if s in symbols}
+
+    @staticmethod
+    def _ticker(symbol: str, info: dict) -> Ticker:
+        return Ticker(
+            symbol=symbol,
+            last=gateio.dec(info["last"]),
+            bid=gateio.dec(info.get("highest_bid")),
+            ask=gateio.dec(info.get("lowest_ask")),
+            timestamp=datetime.now().astimezone(),
+        )
+
+    def fetch_ohlcv(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
+        market = self.market(symbol)
+        request = {"currency_pair": gateio.to_native(market.symbol), "interval": timeframe, "limit": limit}
+        # The raw endpoint keeps Gate.io's strings: [time, quote volume, close, high, low, open, base volume, ...]
+        rows = self._read("public", lambda: self.client.publicSpotGetCandlesticks(request))
+        return [
+            Candle(
+                time=gateio.ms_to_datetime(int(row[0]) * 1000),
+                open=Decimal(row[5]),
+                high=Decimal(row[3]),
+                low=Decimal(row[4]),
+                close=Decimal(row[2]),
+                volume=Decimal(row[6]),
+            )
+            for row in rows
+        ]
+
+    # --- account ---------------------------------------------------------------------------------
+
+    def fetch_balance(self) -> dict[str, Balance]:
+        raw = self._read("private_account", lambda: self.client.fetch_balance())
+        return {
+            row["currency"]: Balance(
+                currency=row["currency"],
+                free=gateio.dec(row.get("available"), Decimal(0)),
+                used=gateio.dec(row.get("locked"), Decimal(0)),
+            )
+            for row in raw["info"]
+        }
+
+    # --- orders ----------------------------------------------------------------------------------
+
+    def prepare_order(self, request: OrderRequest) -> OrderRequest:
+        """Round to the market's precision (amounts down) and check its minimums: InvalidOrder, nothing sent."""
+        return gateio.prepare_order(self.market(request.symbol), request)
+
+    def create_order(self, request: OrderRequest) -> ExchangeOrder:
+        prepared = self.prepare_order(request)
+        gateio.validate_client_order_id(prepared.client_order_id)
+        params = {**prepared.params, "text": prepared.client_order_id}
+        if prepared.type == "market" and prepared.side == "buy":
+            amount = str(prepared.quote_amount)  # Gate.io spends this much quote
+        else:
+            amount = str(prepared.amount)
+        price = str(prepared.price) if prepared.price is not None else None
+
+        def send() -> dict:
+            return self.client.create_order(prepared.symbol, prepared.type, prepared.side, amount, price, params)
+
+        raw = self._write("private_orders", send)
+        return gateio.parse_order(raw["info"])
+
+    def fetch_order(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
+        self.market(symbol)
+        raw = self._read("private_orders", lambda: self.client.fetch_order(exchange_order_id, symbol))
+        return gateio.parse_order(raw["info"])
+
+    def fetch_order_by_client_id(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
+        """Works only while the order is open (Gate.io looks custom ids up among pending orders)."""
+        self.market(symbol)
+        params = {"clientOrderId": client_order_id}
+        try:
+            raw = self._read("private_orders", lambda: self.client.fetch_order(client_order_id, symbol, params))
+        except OrderNotFound:
+            return None
+        return gateio.parse_order(raw["info"])
+
+    def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
+        self.market(symbol)
+        raw = self._read("private_orders", lambda: self.client.fetch_open_orders(symbol))
+        return [gateio.parse_order(o["info"]) for o in raw]
+
+    def fetch_closed_orders(self, symbol: str, since: datetime) -> list[ExchangeOrder]:
+        """Finished orders of `symbol` created since `since`, every page."""
+        self.market(symbol)
+        since_ms = int(since.timestamp() * 1000)
+        return self._pages(
+            lambda page: self.client.fetch_closed_orders(symbol, since_ms, PAGE_LIMIT, {"page": page}),
+            lambda o: gateio.parse_order(o["info"]),
+            key=lambda o: o.exchange_order_id,
+        )
+
+    def fetch_my_trades(self, symbol: str, since: datetime, order_id: str | None = None) -> list[ExchangeTrade]:
+        """Our fills of `symbol` since `since` (of one order when `order_id`), every page, fees as charged."""
+        self.market(symbol)
+        since_ms = int(since.timestamp() * 1000)
+        extra = {"order_id": order_id} if order_id else {}
+        trades = self._pages(
+            lambda page: self.client.fetch_my_trades(symbol, since_ms, PAGE_LIMIT, {"page": page, **extra}),
+            lambda t: gateio.parse_trade(t["info"]),
+            key=lambda t: t.trade_id,
+        )
+        return [t for t in trades if not order_id or t.exchange_order_id == order_id]
+
+    def _pages(self, fetch_page: Callable[[int], list], parse: Callable, key: Callable) -> list:
+        seen: dict[str, Any] = {}
+        for page in range(1, MAX_PAGES + 1):
+            rows = self._read("private_orders", lambda page=page: fetch_page(page))
+            for row in rows:
+                item = parse(row)
+                seen.setdefault(key(item), item)
+            if len(rows) < PAGE_LIMIT:
+                break
+        return list(seen.values())
+
+    def cancel_order(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
+        self.market(symbol)
+        raw = self._write("private_orders", lambda: self.client.cancel_order(exchange_order_id, symbol))
+        return gateio.parse_order(raw["info"])
+
+    # --- price-triggered orders (an exchange-side stop) ------------------------------------------
+
+    def create_trigger_order(
+        self, symbol: str, side: str, amount: Decimal, trigger_price: Decimal, rule: str, client_order_id: str
+    ) -> TriggerOrder:
+        """A market order of `amount` (base) placed by Gate.io when the last price meets `rule` `trigger_price`."""
+        market = self.market(symbol)
+        if rule not in ("<=", ">="):
+            raise InvalidOrder(f"rule must be <= or >=, not {rule!r}")
+        rounded = gateio.round_down(amount, market.amount_precision)
+        price = gateio.round_price(trigger_price, market.price_precision)
+        if rounded < market.min_amount or rounded * price < market.min_notional:
+            raise InvalidOrder(f"{rounded} {market.base} at {price} is below the minimums of {symbol}")
+        # ccxt: a stop-loss triggers on `>=` for a buy and `<=` for a sell, a take-profit the other way.
+        stop_rule = ">=" if side == "buy" else "<="
+        key = "stopLossPrice" if rule == stop_rule else "takeProfitPrice"
+        params = {key: str(price), "clientOrderId": client_order_id}
+
+        def send() -> dict:
+            return self.client.create_order(symbol, "market", side, str(rounded), str(price), params)
+
+        raw = self._write("private_orders", send)
+        return TriggerOrder(
+            exchange_order_id=str(raw["info"]["id"]),
+            symbol=symbol,
+            trigger_price=price,
+            rule=rule,
+            side=side,
+            amount=rounded,
+            status="open",
+        )
+
+    def fetch_trigger_order(self, symbol: str, exchange_order_id: str) -> TriggerOrder:
+        self.market(symbol)
+        params = {"trigger": True}
+        raw = self._read("private_orders", lambda: self.client.fetch_order(exchange_order_id, symbol, params))
+        return gateio.parse_trigger_order(raw["info"])
+
+    def cancel_trigger_order(self, symbol: str, exchange_order_id: str) -> TriggerOrder:
+        self.market(symbol)
+        params = {"trigger": True}
+        raw = self._write("private_orders", lambda: self.client.cancel_order(exchange_order_id, symbol, params))
+        return gateio.parse_trigger_order(raw["info"])

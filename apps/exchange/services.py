@@ -1,0 +1,279 @@
+"""Sending orders to the broker and recording what it answers: the one place an order reaches an exchange.
+
+`order_submit` is idempotent: the order is `submitted` (committed) before anything is sent, with the client
+id made before sending. When the answer is lost it looks the order up by client id, then in the finished
+orders and in our trades since just before submission (Gate.io forgets custom ids once an order finishes),
+re-sends once with the same client id only when all of those say it is not there, and otherwise leaves the
+order `unknown` for reconciliation. Every status change goes through apps.trading.services.order_transition.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from apps.audit.actors import Actor
+from apps.exchange.broker import (
+    Broker,
+    BusinessError,
+    CircuitOpen,
+    ExchangeError,
+    InvalidOrder,
+    OrderNotFound,
+    RateLimitWaitExceeded,
+    TransientExchangeError,
+)
+from apps.exchange.types import ExchangeOrder, OrderRequest
+from apps.trading.models import Order, OrderStatus
+from apps.trading.services import FillReport, fill_apply, order_set_exchange_id, order_transition
+from apps.trading.state import IllegalTransition, is_allowed
+
+log = logging.getLogger(__name__)
+
+# How far before submission the finished-orders and trades search starts (clock skew between us and them).
+SEARCH_MARGIN = timedelta(minutes=2)
+
+_broker: Broker | None = None
+_broker_lock = threading.Lock()
+
+
+def get_broker() -> Broker:
+    """The process's broker for MODE: paper -> PaperBroker, live -> GateBroker (cached per process)."""
+    global _broker
+    from django.conf import settings
+
+    with _broker_lock:
+        if _broker is None:
+            if settings.MODE == "live":
+                from apps.exchange.ccxt_broker import GateBroker
+
+                _broker = GateBroker.from_settings()
+            elif settings.MODE == "paper":
+                from apps.exchange.paper import PaperBroker
+
+                _broker = PaperBroker.from_settings()
+            else:
+                raise ValueError(f"MODE={settings.MODE} has no exchange broker (backtests bring their own)")
+        return _broker
+
+
+def reset_broker() -> None:
+    """Forget the cached broker (tests, or after the settings changed)."""
+    global _broker
+    with _broker_lock:
+        _broker = None
+
+
+def _request(order: Order) -> OrderRequest:
+    return OrderRequest(
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        client_order_id=order.client_order_id,
+        amount=order.amount,
+        quote_amount=order.quote_amount,
+        price=order.price,
+    )
+
+
+def _transition(order: Order, to: str, actor: Actor, reason: str, *, by_reconciliation: bool = False, **changes):
+    """order_transition when the state machine allows it; otherwise the order unchanged (already further)."""
+    current = Order.objects.get(pk=order.pk)
+    if current.status == to:
+        return current
+    if not is_allowed(current.status, to, by_reconciliation=by_reconciliation):
+        log.info("order %s: not moving %s -> %s (%s)", order.pk, current.status, to, reason)
+        return current
+    try:
+        return order_transition(
+            order_id=order.pk, to=to, actor=actor, by_reconciliation=by_reconciliation, reason=reason, **changes
+        )
+    except IllegalTransition:
+        return Order.objects.get(pk=order.pk)
+
+
+def order_submit(*, order: Order, broker: Broker, actor: Actor) -> Order:
+    """Send a `new` order once. Returns the order as recorded afterwards (submitted / open / filled /
+    rejected / unknown ...). Raises CircuitOpen, leaving the order `new`, when the exchange is known to be
+    unavailable before anything was sent."""
+    order = Order.objects.get(pk=order.pk)
+    if order.status != OrderStatus.NEW:
+        return order  # already sent (or refused) by an earlier attempt: never twice
+    try:
+        prepared = broker.prepare_order(_request(order))
+    except InvalidOrder as exc:
+        return _transition(order, OrderStatus.REJECTED, actor, "refused before sending", last_error=str(exc))
+    check = getattr(broker, "check_available", None)
+    if check is not None:
+        check("private_orders")  # CircuitOpen: nothing sent, the order stays new
+    try:
+        order = order_transition(
+            order_id=order.pk,
+            to=OrderStatus.SUBMITTED,
+            actor=actor,
+            reason="sending to the exchange",
+            amount=prepared.amount,
+            quote_amount=prepared.quote_amount,
+            price=prepared.price,
+        )
+    except IllegalTransition:
+        return Order.objects.get(pk=order.pk)  # a concurrent caller is sending it
+    sent_at = timezone.now()
+    try:
+        answer = broker.create_order(prepared)
+    except (CircuitOpen, RateLimitWaitExceeded) as exc:
+        return _transition(order, OrderStatus.REJECTED, actor, "not sent", last_error=f"not sent: {exc}")
+    except BusinessError as exc:
+        return _transition(order, OrderStatus.REJECTED, actor, "exchange refused", last_error=str(exc))
+    except TransientExchangeError as exc:
+        log.warning("order %s (%s): answer lost (%s); looking it up", order.pk, order.client_order_id, exc)
+        return _resolve_lost_answer(
+            order=order, request=prepared, broker=broker, actor=actor, sent_at=sent_at, error=exc
+        )
+    return _record(order=order, answer=answer, broker=broker, actor=actor, reason="exchange accepted")
+
+
+def find_on_exchange(*, broker: Broker, symbol: str, client_order_id: str, since: datetime) -> ExchangeOrder | None:
+    """Our order on the exchange by client id: among open orders, then finished orders, then our trades.
+    None means every list said no; a failing list raises (TransientExchangeError): then we do not know."""
+    found = broker.fetch_order_by_client_id(symbol, client_order_id)
+    if found is not None:
+        return found
+    for candidate in broker.fetch_closed_orders(symbol, since):
+        if candidate.client_order_id == client_order_id:
+            return candidate
+    for trade in broker.fetch_my_trades(symbol, since):
+        if trade.client_order_id == client_order_id and trade.exchange_order_id:
+            return broker.fetch_order(symbol, trade.exchange_order_id)
+    return None
+
+
+def _wait_until_request_expired(broker: Broker, sent_at: datetime) -> bool:
+    """A request still queued at the exchange could execute after our search: wait out its x-gate-exptime.
+    True when there was something to wait for."""
+    expiry = getattr(broker, "order_expiry_seconds", 0.0)
+    remaining = (sent_at + timedelta(seconds=expiry) - timezone.now()).total_seconds()
+    if remaining > 0:
+        time.sleep(remaining)
+    return remaining > 0
+
+
+def _look_up(*, order: Order, broker: Broker, sent_at: datetime) -> ExchangeOrder | None:
+    """find_on_exchange; when nothing is found while the request could still arrive, wait and look again."""
+    lookup = {"broker": broker, "symbol": order.symbol, "client_order_id": order.client_order_id}
+    found = find_on_exchange(**lookup, since=sent_at - SEARCH_MARGIN)
+    if found is None and _wait_until_request_expired(broker, sent_at):
+        found = find_on_exchange(**lookup, since=sent_at - SEARCH_MARGIN)
+    return found
+
+
+def _resolve_lost_answer(
+    *, order: Order, request: OrderRequest, broker: Broker, actor: Actor, sent_at: datetime, error: Exception
+) -> Order:
+    try:
+        found = _look_up(order=order, broker=broker, sent_at=sent_at)
+    except ExchangeError as exc:
+        return _unknown(order, actor, f"answer lost ({error}); lookup failed: {exc}")
+    if found is not None:
+        return _record(order=order, answer=found, broker=broker, actor=actor, reason="found after a lost answer")
+    # Open orders, finished orders and trades all say the exchange does not have it, and the first request
+    # can no longer arrive: sending it once more with the same client id cannot make a second order.
+    log.warning("order %s (%s): not on the exchange; sending it once more", order.pk, order.client_order_id)
+    sent_again_at = timezone.now()
+    try:
+        answer = broker.create_order(request)
+    except (CircuitOpen, RateLimitWaitExceeded) as exc:
+        return _transition(
+            order,
+            OrderStatus.REJECTED,
+            actor,
+            "not on the exchange, re-send not possible",
+            last_error=f"answer lost ({error}); not on the exchange; re-send not sent: {exc}",
+        )
+    except BusinessError as exc:
+        return _transition(order, OrderStatus.REJECTED, actor, "exchange refused the re-send", last_error=str(exc))
+    except TransientExchangeError as exc:
+        try:
+            found = _look_up(order=order, broker=broker, sent_at=sent_again_at)
+        except ExchangeError as lookup_exc:
+            return _unknown(order, actor, f"re-send answer lost ({exc}); lookup failed: {lookup_exc}")
+        if found is None:
+            return _unknown(order, actor, f"answer lost twice ({error}; {exc}); not found on the exchange")
+        return _record(order=order, answer=found, broker=broker, actor=actor, reason="found after a lost re-send")
+    return _record(order=order, answer=answer, broker=broker, actor=actor, reason="accepted on re-send")
+
+
+def _unknown(order: Order, actor: Actor, why: str) -> Order:
+    log.error("order %s (%s) is unknown: %s", order.pk, order.client_order_id, why)
+    return _transition(order, OrderStatus.UNKNOWN, actor, "outcome unknown, left to reconciliation", last_error=why)
+
+
+def _record(
+    *, order: Order, answer: ExchangeOrder, broker: Broker, actor: Actor, reason: str, by_reconciliation: bool = False
+) -> Order:
+    """Record the exchange id, the fills (from the trades, fees as charged) and the exchange's status."""
+    order = order_set_exchange_id(order=order, exchange_order_id=answer.exchange_order_id)
+    if answer.filled > 0:
+        since = (order.submitted_at or order.created_at) - SEARCH_MARGIN
+        trades = broker.fetch_my_trades(order.symbol, since, order_id=answer.exchange_order_id)
+        for trade in trades:
+            if trade.exchange_order_id != answer.exchange_order_id:
+                continue
+            fill_apply(
+                order=order,
+                actor=actor,
+                report=FillReport(
+                    trade_id=trade.trade_id,
+                    price=trade.price,
+                    amount=trade.amount,
+                    executed_at=trade.executed_at,
+                    fee=trade.fee,
+                    fee_currency=trade.fee_currency,
+                    is_maker=trade.is_maker,
+                    cost=trade.cost,
+                ),
+            )
+    changes = {"last_exchange_update_at": timezone.now()}
+    if answer.status == OrderStatus.UNKNOWN or answer.status == OrderStatus.SUBMITTED:
+        return Order.objects.get(pk=order.pk)
+    return _transition(order, answer.status, actor, reason, by_reconciliation=by_reconciliation, **changes)
+
+
+def order_refresh(*, order: Order, broker: Broker, actor: Actor, by_reconciliation: bool = False) -> Order:
+    """Read the order from the exchange (by exchange id, or by client id when it has none) and apply its
+    status and trades. An `unknown` order moves only with by_reconciliation=True."""
+    order = Order.objects.get(pk=order.pk)
+    if order.exchange_order_id:
+        answer = broker.fetch_order(order.symbol, order.exchange_order_id)
+    else:
+        since = (order.submitted_at or order.created_at) - SEARCH_MARGIN
+        answer = find_on_exchange(
+            broker=broker, symbol=order.symbol, client_order_id=order.client_order_id, since=since
+        )
+        if answer is None:
+            return order
+    return _record(
+        order=order, answer=answer, broker=broker, actor=actor, reason="refreshed", by_reconciliation=by_reconciliation
+    )
+
+
+def order_cancel(*, order: Order, broker: Broker, actor: Actor) -> Order:
+    """Ask the exchange to cancel; the status changes to what the exchange then reports. An order never
+    sent (`new`) is cancelled locally."""
+    order = Order.objects.get(pk=order.pk)
+    if order.status == OrderStatus.NEW:
+        return _transition(order, OrderStatus.CANCELLED, actor, "cancelled before sending")
+    if order.is_terminal:
+        return order
+    if not order.exchange_order_id:
+        raise InvalidOrder(f"order {order.pk} has no exchange id yet ({order.status}); reconcile it first")
+    try:
+        answer = broker.cancel_order(order.symbol, order.exchange_order_id)
+    except OrderNotFound:
+        # Already finished (filled, or cancelled behind our back): read what happened instead.
+        return order_refresh(order=order, broker=broker, actor=actor)
+    return _record(order=order, answer=answer, broker=broker, actor=actor, reason="cancel confirmed")

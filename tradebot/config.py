@@ -98,6 +98,8 @@ class Config:
     RECONCILE_INTERVAL_SEC: int
     RECONCILE_LOOKBACK_HOURS: int
     EXITS_CHECK_INTERVAL_SEC: int
+    EXITS_STUCK_AFTER_SEC: int
+    EXITS_MAX_ATTEMPTS: int
     PERF_BUDGET_DECISION_P99_MS: int
     PERF_BUDGET_ORDER_P99_MS: int
     PERF_BUDGET_FLOW_P99_MS: int
@@ -291,6 +293,9 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "RECONCILE_INTERVAL_SEC": ("60", _int_range(5, 86400), "seconds from 5 to 86400"),
     "RECONCILE_LOOKBACK_HOURS": ("24", _int_range(1, 720), "hours from 1 to 720"),
     "EXITS_CHECK_INTERVAL_SEC": ("5", _int_range(1, 3600), "seconds from 1 to 3600"),
+    # A triggered exit not filled this long after its last attempt is stuck: retried, alerted, escalated.
+    "EXITS_STUCK_AFTER_SEC": ("15", _int_range(1, 86400), "seconds from 1 to 86400"),
+    "EXITS_MAX_ATTEMPTS": ("3", _int_range(1, 100), "an integer from 1 to 100"),
     "PERF_BUDGET_DECISION_P99_MS": ("5000", _int_range(1, 600000), "milliseconds, a positive integer"),
     "PERF_BUDGET_ORDER_P99_MS": ("3000", _int_range(1, 600000), "milliseconds, a positive integer"),
     "PERF_BUDGET_FLOW_P99_MS": ("8000", _int_range(1, 600000), "milliseconds, a positive integer"),

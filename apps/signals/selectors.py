@@ -131,7 +131,7 @@ def decision_explain(decision: Decision) -> dict[str, Any]:
 def explain_text(decision: Decision) -> str:
     """The human /why; evaluate stores it, and whoever sets `risk_block` later can render it again."""
     why = decision_explain(decision)
-    price = f" at {why['price']}" if why["price"] else ""
+    price = f", close {why['price']}" if why["price"] else ""
     candle = f", candle {why['candle_time']}" if why["candle_time"] else ""
     lines = [
         f"{why['symbol']} {why['timeframe']}: {why['action'].upper()} score {why['score']:+.3f}, "

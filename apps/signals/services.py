@@ -10,7 +10,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from apps.exchange.broker import ExchangeError
 from apps.exchange.types import Candle
+from apps.monitoring import metrics
 from apps.signals.build import REQUIRED_CANDLES, FeatureInputError
 from apps.signals.models import Decision
 from apps.signals.pipeline import DecisionResult, decide
@@ -127,16 +129,26 @@ def evaluate(
         raise SignalInputError("previous_action", f"{previous_action!r} must be buy (long), sell (flat) or None")
     now = now or timezone.now()
 
-    # One extra candle: the newest one is normally still forming and gets dropped.
-    candles = closed_candles(broker.fetch_ohlcv(symbol, timeframe, limit + 1), timeframe=timeframe, now=now)[-limit:]
-    if len(candles) < REQUIRED_CANDLES:
-        raise FeatureInputError(
-            f"the exchange returned {len(candles)} closed {timeframe} candles for {symbol}; need {REQUIRED_CANDLES}"
-        )
-    if previous_action is None:
-        previous_action = _stance_from_book(symbol)
-    weights, thresholds = signal_parameters()
-    result = decide(candles, weights=weights, thresholds=thresholds, previous_action=previous_action)
+    try:
+        # One extra candle: the newest one is normally still forming and gets dropped.
+        fetched = broker.fetch_ohlcv(symbol, timeframe, limit + 1)
+        fetched_at = time.perf_counter()
+        candles = closed_candles(fetched, timeframe=timeframe, now=now)[-limit:]
+        if len(candles) < REQUIRED_CANDLES:
+            raise FeatureInputError(
+                f"the exchange returned {len(candles)} closed {timeframe} candles for {symbol}; need {REQUIRED_CANDLES}"
+            )
+        if previous_action is None:
+            previous_action = _stance_from_book(symbol)
+        weights, thresholds = signal_parameters()
+        result = decide(candles, weights=weights, thresholds=thresholds, previous_action=previous_action)
+    except FeatureInputError:
+        metrics.SIGNAL_ERRORS.labels(reason="candles").inc()
+        raise
+    except ExchangeError:
+        metrics.SIGNAL_ERRORS.labels(reason="exchange").inc()
+        raise
+    decided_at = time.perf_counter()
 
     last = candles[-1]
     decision = Decision(
@@ -155,4 +167,13 @@ def evaluate(
     decision.explanation = explain_text(decision)
     decision.latency_ms = round((time.perf_counter() - started) * 1000.0, 3)
     decision.save()
+
+    metrics.DECISIONS.labels(action=decision.action, source=source).inc()
+    metrics.DECISION_SCORE.labels(symbol=symbol).set(decision.score)
+    metrics.observe_latency(
+        "decision",
+        time.perf_counter() - started,
+        breakdown={"fetch": fetched_at - started, "compute": decided_at - fetched_at},
+        symbol=symbol,
+    )
     return decision

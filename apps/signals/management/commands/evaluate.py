@@ -42,7 +42,11 @@ class Command(BaseCommand):
         except ImportError as exc:
             self._fail(as_json, 1, f"no broker available: {exc}")
         try:
-            decision = evaluate(symbol=symbol, timeframe=timeframe, limit=limit, broker=get_broker(), source="command")
+            broker = get_broker()
+        except (ValueError, ExchangeError) as exc:  # e.g. MODE=backtest has no exchange broker
+            self._fail(as_json, 1, f"no broker available: {exc}")
+        try:
+            decision = evaluate(symbol=symbol, timeframe=timeframe, limit=limit, broker=broker, source="command")
         except SignalInputError as exc:
             self._fail(as_json, 2, str(exc), field=exc.field)
         except FeatureInputError as exc:

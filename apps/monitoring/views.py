@@ -1,8 +1,15 @@
-"""Liveness and readiness endpoints (thin: the checks live in apps.monitoring.health)."""
+"""Liveness, readiness and /metrics (thin: the checks live in apps.monitoring.health)."""
 
-from django.http import HttpRequest, JsonResponse
+from __future__ import annotations
+
+import os
+
+import prometheus_client
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+from prometheus_client import multiprocess
 
+from apps.monitoring import metrics
 from apps.monitoring.health import readiness
 
 
@@ -16,3 +23,16 @@ def health(request: HttpRequest) -> JsonResponse:
 def ready(request: HttpRequest) -> JsonResponse:
     report = readiness()
     return JsonResponse(report, status=503 if report["status"] == "down" else 200)
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format. In multiprocess mode every process's file is read (gunicorn workers, Celery
+    workers and beat alike), so counts from all of them add up; otherwise this process's registry."""
+    metrics.sync_limiter_counters()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = prometheus_client.CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = prometheus_client.REGISTRY
+    return HttpResponse(prometheus_client.generate_latest(registry), content_type=prometheus_client.CONTENT_TYPE_LATEST)

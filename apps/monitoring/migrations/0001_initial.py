@@ -4,27 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ComponentHealth',
+            name="ComponentHealth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True)),
-                ('status', models.CharField(choices=[('ok', 'OK'), ('degraded', 'Degraded'), ('down', 'Down')], default='ok', max_length=16)),
-                ('detail', models.TextField(blank=True)),
-                ('latency_ms', models.FloatField(default=0)),
-                ('checked_at', models.DateTimeField()),
-                ('changed_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=64, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("ok", "OK"), ("degraded", "Degraded"), ("down", "Down")], default="ok", max_length=16
+                    ),
+                ),
+                ("detail", models.TextField(blank=True)),
+                ("latency_ms", models.FloatField(default=0)),
+                ("checked_at", models.DateTimeField()),
+                ("changed_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name_plural': 'component health',
-                'ordering': ['name'],
+                "verbose_name_plural": "component health",
+                "ordering": ["name"],
             },
         ),
     ]

@@ -1,0 +1,100 @@
+"""Operations: reconcile now, the kill switch, backtests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Path, Router
+
+from apps.api.auth import actor_of, read_auth, trade_auth
+from apps.api.endpoints.common import ID_MAX, READ_ERRORS, TRADE_ERRORS, broker
+from apps.api.errors import NotImplementedYet, use_case
+from apps.api.schemas import BacktestIn, ErrorOut, ReasonIn, ReconciliationOut, TradingStatusOut
+
+router = Router(tags=["operations"])
+
+
+def run_out(run: Any) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "trigger": run.trigger,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "symbols": [str(s) for s in (run.symbols or [])],
+        "checked": run.checked,
+        "fixed": run.fixed,
+        "imported": run.imported,
+        "missing": run.missing,
+        "exchange_calls": run.exchange_calls,
+        "discrepancies": run.discrepancies.count(),
+        "error": run.error,
+    }
+
+
+def status_out() -> dict[str, Any]:
+    from apps.risk.selectors import trading_status
+
+    s = trading_status()
+    return {
+        "mode": s.mode,
+        "enable_trading": s.enable_trading,
+        "halted": s.halted,
+        "halt_reason": s.halt_reason,
+        "entries_allowed": s.entries_allowed,
+        "why": s.why,
+    }
+
+
+@router.post("/reconcile", response={200: ReconciliationOut, **TRADE_ERRORS}, auth=trade_auth, summary="Reconcile now")
+def reconcile_now(request: HttpRequest):
+    reconcile = use_case("apps.reconciliation.services", "reconcile")
+    run = reconcile(broker=broker(), actor=actor_of(request), trigger="api")
+    return run_out(run)
+
+
+@router.get("/trading", response={200: TradingStatusOut, **READ_ERRORS}, auth=read_auth, summary="The trading gate")
+def trading_get(request: HttpRequest):
+    return status_out()
+
+
+@router.post(
+    "/trading/pause", response={200: TradingStatusOut, **TRADE_ERRORS}, auth=trade_auth, summary="Kill switch on"
+)
+def trading_pause(request: HttpRequest, payload: ReasonIn | None = None):
+    from apps.monitoring import metrics
+    from apps.risk.services import trading_pause as pause
+
+    reason = (payload.reason if payload else "") or "paused through the API"
+    pause(actor=actor_of(request), reason=reason)
+    metrics.KILL_SWITCH_CHANGES.labels(action="pause").inc()
+    metrics.TRADING_HALTED.set(1)
+    return status_out()
+
+
+@router.post(
+    "/trading/resume", response={200: TradingStatusOut, **TRADE_ERRORS}, auth=trade_auth, summary="Kill switch off"
+)
+def trading_resume(request: HttpRequest, payload: ReasonIn | None = None):
+    from apps.monitoring import metrics
+    from apps.risk.services import trading_resume as resume
+
+    reason = (payload.reason if payload else "") or "resumed through the API"
+    resume(actor=actor_of(request), reason=reason)
+    metrics.KILL_SWITCH_CHANGES.labels(action="resume").inc()
+    metrics.TRADING_HALTED.set(0)
+    return status_out()
+
+
+_NO_ENGINE = "backtests through the API are not available: no backtest engine is installed yet (use manage.py backtest)"
+
+
+@router.post("/backtests", response={501: ErrorOut, **TRADE_ERRORS}, auth=trade_auth, summary="Start a backtest")
+def backtest_start(request: HttpRequest, payload: BacktestIn):
+    raise NotImplementedYet(_NO_ENGINE)
+
+
+@router.get("/backtests/{backtest_id}", response={501: ErrorOut, 404: ErrorOut, **READ_ERRORS}, auth=read_auth)
+def backtest_get(request: HttpRequest, backtest_id: int = Path(..., ge=1, le=ID_MAX)):
+    raise NotImplementedYet(_NO_ENGINE)

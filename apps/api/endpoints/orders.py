@@ -1,0 +1,113 @@
+"""Orders: list, detail, place (create + submit), cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Path, Query, Router, Status
+
+from apps.api.auth import actor_of, read_auth, trade_auth
+from apps.api.endpoints.common import ID_MAX, READ_ERRORS, TRADE_ERRORS, PageParams, broker, paginate
+from apps.api.errors import Conflict, use_case
+from apps.api.schemas import ORDER_STATUSES, SYMBOL_PATTERN, ErrorOut, OrderIn, OrderOut, OrderPage, dec
+from apps.trading.models import Order
+
+router = Router(tags=["orders"])
+
+
+def order_out(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.pk,
+        "client_order_id": order.client_order_id,
+        "exchange_order_id": order.exchange_order_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "type": order.type,
+        "status": order.status,
+        "amount": dec(order.amount),
+        "quote_amount": dec(order.quote_amount),
+        "price": dec(order.price),
+        "filled": dec(order.filled),
+        "average_price": dec(order.average_price),
+        "cost": dec(order.cost),
+        "fee": dec(order.fee),
+        "fee_currency": order.fee_currency,
+        "fees": {str(k): str(v) for k, v in (order.fees or {}).items()},
+        "origin": order.origin,
+        "decision_id": order.decision_id,
+        "position_id": order.position_id,
+        "last_error": order.last_error,
+        "created_at": order.created_at,
+        "submitted_at": order.submitted_at,
+        "updated_at": order.updated_at,
+    }
+
+
+def _symbol(value: str | None) -> str | None:
+    return value.upper().replace("_", "/") if value else None
+
+
+@router.get("/orders", response={200: OrderPage, **READ_ERRORS}, auth=read_auth, summary="List orders, newest first")
+def orders_list(
+    request: HttpRequest,
+    page: PageParams = Query(...),
+    symbol: str | None = Query(None, pattern=SYMBOL_PATTERN),
+    status: ORDER_STATUSES | None = Query(None),
+):
+    qs = Order.objects.order_by("-created_at", "-id")
+    if symbol:
+        qs = qs.filter(symbol=_symbol(symbol))
+    if status:
+        qs = qs.filter(status=status)
+    return paginate(qs, page, order_out)
+
+
+@router.get("/orders/{order_id}", response={200: OrderOut, 404: ErrorOut, **READ_ERRORS}, auth=read_auth)
+def order_detail(request: HttpRequest, order_id: int = Path(..., ge=1, le=ID_MAX)):
+    return order_out(get_object_or_404(Order, pk=order_id))
+
+
+@router.post(
+    "/orders", response={201: OrderOut, **TRADE_ERRORS}, auth=trade_auth, summary="Place an order (create and submit)"
+)
+def order_place(request: HttpRequest, payload: OrderIn):
+    order_create = use_case("apps.trading.services", "order_create")
+    order_submit = use_case("apps.exchange.services", "order_submit")
+    trading_status = use_case("apps.risk.selectors", "trading_status")
+    status = trading_status()
+    if not status.entries_allowed:
+        raise Conflict(f"trading is off: {status.why}")
+    the_broker = broker()
+    actor = actor_of(request)
+    from apps.trading.models import Origin
+    from tradebot.logging_config import log_context
+
+    order = order_create(
+        actor=actor,
+        symbol=_symbol(payload.symbol),
+        side=payload.side,
+        type=payload.type,
+        amount=payload.amount,
+        quote_amount=payload.quote_amount,
+        price=payload.price,
+        client_order_id=payload.client_order_id,
+        origin=Origin.OPERATOR,
+    )
+    with log_context(client_order_id=order.client_order_id):
+        submitted = order_submit(order=order, broker=the_broker, actor=actor)
+    return Status(201, order_out(submitted if isinstance(submitted, Order) else Order.objects.get(pk=order.pk)))
+
+
+@router.post("/orders/{order_id}/cancel", response={200: OrderOut, 404: ErrorOut, **TRADE_ERRORS}, auth=trade_auth)
+def order_cancel(request: HttpRequest, order_id: int = Path(..., ge=1, le=ID_MAX)):
+    cancel = use_case("apps.exchange.services", "order_cancel")
+    order = get_object_or_404(Order, pk=order_id)
+    if order.is_terminal:
+        raise Conflict(f"order {order.pk} is already {order.status}")
+    from tradebot.logging_config import log_context
+
+    with log_context(client_order_id=order.client_order_id):
+        result = cancel(order=order, broker=broker(), actor=actor_of(request))
+    return order_out(result if isinstance(result, Order) else Order.objects.get(pk=order.pk))

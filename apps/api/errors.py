@@ -1,0 +1,132 @@
+"""Every error the API answers is JSON `{"detail": …}`; nothing a client sends can produce a 500."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
+
+from apps.common.redact import redact_text
+from tradebot.logging_config import context_get
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An answer other than success, raised by an endpoint: status, detail and the field at fault."""
+
+    status = 400
+
+    def __init__(self, detail: str, *, field: str | None = None, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        if status is not None:
+            self.status = status
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class Unavailable(ApiError):
+    status = 503
+
+
+class NotImplementedYet(ApiError):
+    status = 501
+
+
+def use_case(module: str, *names: str) -> Any:
+    """Import a colleague's use case lazily; a 503 naming it while it does not exist yet."""
+    try:
+        mod = importlib.import_module(module)
+        found = tuple(getattr(mod, name) for name in names)
+    except (ImportError, AttributeError) as exc:
+        log.warning("use case %s.%s unavailable: %s", module, "/".join(names), exc)
+        raise Unavailable(f"{module}.{', '.join(names)} is not available yet") from exc
+    return found[0] if len(found) == 1 else found
+
+
+def _json(api: NinjaAPI, request: HttpRequest, status: int, detail: str, **extra: Any) -> HttpResponse:
+    body = {"detail": redact_text(detail), **{k: v for k, v in extra.items() if v is not None}}
+    return api.create_response(request, body, status=status)
+
+
+def _loc_field(loc: Any) -> str:
+    parts = [str(p) for p in (loc or []) if p not in ("body", "query", "path", "payload")]
+    return ".".join(parts) or "request"
+
+
+def install(api: NinjaAPI) -> None:
+    """Register the handlers; the most specific class wins (ninja looks handlers up along the MRO)."""
+
+    def validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", [])], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors
+        ]
+        first = _loc_field(exc.errors[0].get("loc")) if exc.errors else "request"
+        text = "; ".join(f"{_loc_field(e['loc'])}: {e['msg']}" for e in errors) or "invalid request"
+        return _json(api, request, 422, text, field=first, errors=errors)
+
+    def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+        return _json(api, request, exc.status, exc.detail, field=exc.field)
+
+    def input_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        field = getattr(exc, "field", None) or "request"
+        return _json(api, request, 422, str(exc), field=field)
+
+    def feature_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return _json(api, request, 422, f"cannot evaluate: {exc}", field="symbol")
+
+    def not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return _json(api, request, 404, "not found")
+
+    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        return _json(api, request, exc.status_code, str(exc))
+
+    def conflict(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return _json(api, request, 409, str(exc))
+
+    def exchange_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        from apps.exchange import broker as b
+
+        if isinstance(exc, b.CircuitOpen):
+            return _json(api, request, 503, f"exchange circuit open: {exc}")
+        if isinstance(exc, b.OutcomeUnknown):
+            return _json(api, request, 502, f"exchange outcome unknown, reconciliation will settle it: {exc}")
+        if isinstance(exc, b.AuthenticationError):
+            return _json(api, request, 502, "the exchange refused our credentials")
+        if isinstance(exc, b.OrderNotFound):
+            return _json(api, request, 409, f"the exchange does not know this order: {exc}")
+        if isinstance(exc, b.BusinessError):
+            return _json(api, request, 422, f"the exchange refused: {exc}", field=getattr(exc, "label", "") or None)
+        return _json(api, request, 502, f"exchange unavailable: {type(exc).__name__}")
+
+    def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        log.exception("unhandled API error on %s %s", request.method, request.path)
+        return _json(api, request, 500, "internal error", request_id=context_get("request_id"))
+
+    api.add_exception_handler(Exception, server_error)
+    api.add_exception_handler(ValidationError, validation)
+    api.add_exception_handler(ApiError, api_error)
+    api.add_exception_handler(Http404, not_found)
+    api.add_exception_handler(ObjectDoesNotExist, not_found)
+    api.add_exception_handler(HttpError, http_error)
+    for module, name, handler in (
+        ("apps.trading.services", "OrderInputError", input_error),
+        ("apps.signals.services", "SignalInputError", input_error),
+        ("apps.signals.build", "FeatureInputError", feature_error),
+        ("apps.trading.state", "IllegalTransition", conflict),
+        ("apps.exchange.broker", "ExchangeError", exchange_error),
+    ):
+        try:
+            api.add_exception_handler(getattr(importlib.import_module(module), name), handler)
+        except Exception:  # a colleague's module missing or broken must not take the API down
+            log.debug("%s.%s not importable; its errors fall back to the generic handler", module, name)

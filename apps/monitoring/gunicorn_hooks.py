@@ -1,0 +1,20 @@
+"""gunicorn server hooks for multiprocess metrics (imported by gunicorn.conf.py and bench/api_load.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before any worker: multiprocess mode on, files of exited processes removed."""
+    from apps.monitoring.multiproc import clean_dead, ensure_env
+
+    ensure_env()
+    clean_dead()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker exited: drop its live gauges; its counters stay so no count is lost."""
+    from apps.monitoring.multiproc import mark_dead
+
+    mark_dead(worker.pid)

@@ -56,3 +56,13 @@ class StubBroker:
         if self.error is not None:
             raise self.error
         return list(self.candles[-limit:])
+
+
+def ending_now(n: int, **kwargs) -> list[Candle]:
+    """`n` 1m candles whose last one opened at the current minute (so it is still forming)."""
+    from django.utils import timezone
+
+    candles = random_walk(n, **kwargs)
+    minute = timezone.now().replace(second=0, microsecond=0)
+    shift = minute - candles[-1].time
+    return [Candle(c.time + shift, c.open, c.high, c.low, c.close, c.volume) for c in candles]

@@ -38,7 +38,7 @@ class _BackoffOrRetryAfter:
     """Exponential backoff with full jitter, but never shorter than a 429's Retry-After."""
 
     def __init__(self, initial: float, maximum: float) -> None:
-        self.backoff = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+        self.backoff = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
 
     def __call__(self, state: RetryCallState) -> float:
         delay = self.backoff(state)

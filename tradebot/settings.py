@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.monitoring",
     "apps.telegram_bot",
+    "apps.operations",
 ]
 
 MIDDLEWARE = [
@@ -105,7 +106,8 @@ else:
 CELERY_BROKER_DIR = DATA_DIR / "celery-broker"
 if REDIS_URL:  # noqa: F821
     CELERY_BROKER_URL = REDIS_URL  # noqa: F821
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # An unacknowledged task (its worker died) is delivered again after this many seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))}
 else:
     # Embedded default: kombu's filesystem transport works across processes of one machine.
     for _sub in ("out", "processed"):
@@ -129,6 +131,11 @@ CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# SIGTERM: stop taking work, give in-flight tasks this long to finish, then exit (30 s budget in all).
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 25.0
+CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = False
+CELERY_TASK_SOFT_TIME_LIMIT = 120
+CELERY_TASK_TIME_LIMIT = 180
 
 # --- i18n / time ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

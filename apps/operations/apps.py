@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class OperationsConfig(AppConfig):
+    name = "apps.operations"
+    label = "operations"
+    verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from apps.operations.schedule import ensure_schedule
+
+        post_migrate.connect(ensure_schedule, sender=self)

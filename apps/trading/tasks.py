@@ -1,0 +1,18 @@
+"""The trading cycle task, one per symbol on each candle close (see apps.operations.schedule)."""
+
+from celery import shared_task
+
+from apps.operations.periodic import run_periodic
+
+
+@shared_task(name="trading.cycle", acks_late=True)
+def trading_cycle(symbol: str, timeframe: str) -> str | None:
+    from apps.exchange.services import get_broker
+    from apps.trading.cycle import eval_and_execute
+
+    result = run_periodic(
+        f"trading.cycle:{symbol}",
+        lambda: eval_and_execute(symbol=symbol, timeframe=timeframe, broker=get_broker()),
+        lease_seconds=120,
+    )
+    return None if result is None else result.note

@@ -1,15 +1,18 @@
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html_join
 
+from apps.audit.actors import Actor
 from apps.common.admin_mixins import ReadOnlyAdmin
 from apps.common.operator_actions import run_operator_action
-from apps.risk.models import RiskEvent, TradingSwitch
-from apps.risk.services import trading_pause, trading_resume
+from apps.risk.models import RiskEvent, RiskLimits, TradingSwitch
+from apps.risk.selectors import Limits, risk_limits
+from apps.risk.services import risk_limits_save, trading_pause, trading_resume
 
 
 @admin.register(TradingSwitch)
 class TradingSwitchAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "halted", "reason", "changed_by", "changed_at", "equity_peak")
+    list_display = ("__str__", "halted", "reason", "halt_rule", "changed_by", "changed_at", "equity_peak")
     actions = ["pause", "resume"]
 
     def get_actions(self, request):
@@ -40,3 +43,48 @@ class RiskEventAdmin(ReadOnlyAdmin):
     list_filter = ("rule", "severity", "symbol", ("created_at", admin.DateFieldListFilter))
     search_fields = ("rule", "symbol", "message")
     date_hierarchy = "created_at"
+
+
+@admin.register(RiskLimits)
+class RiskLimitsAdmin(admin.ModelAdmin):
+    """The operator's risk limits: an empty field follows its setting. Every save is audited with the user."""
+
+    list_display = ("__str__", "in_force", "changed_by", "changed_at")
+    fields = (
+        "max_positions",
+        "position_size_usd",
+        "max_drawdown_pct",
+        "max_consecutive_losses",
+        "loss_cooldown_min",
+        "hours",
+        "settings_defaults",
+        "in_force",
+        "changed_by",
+        "changed_at",
+    )
+    readonly_fields = ("settings_defaults", "in_force", "changed_by", "changed_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not RiskLimits.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        RiskLimits.get()  # so there is always the one row to edit
+        return super().changelist_view(request, extra_context)
+
+    @staticmethod
+    def _render(limits: Limits):
+        return format_html_join("", "{}: <b>{}</b><br>", sorted(limits.as_dict().items()))
+
+    @admin.display(description="in force now")
+    def in_force(self, obj: RiskLimits | None = None):
+        return self._render(risk_limits())
+
+    @admin.display(description="settings (used where a field is empty)")
+    def settings_defaults(self, obj: RiskLimits | None = None):
+        return self._render(Limits.from_settings())
+
+    def save_model(self, request, obj: RiskLimits, form, change) -> None:
+        risk_limits_save(limits=obj, actor=Actor.user(request.user))

@@ -1,44 +1,377 @@
-"""The kill switch and the trading gate: whether an entry order may be sent at all."""
+"""The kill switch, the risk check every entry goes through, the drawdown stop and the editable limits."""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from apps.audit.actors import Actor
+from apps.audit.actors import SYSTEM, Actor
 from apps.audit.services import audit_record
-from apps.risk.models import TradingSwitch
+from apps.exchange.broker import Broker, ExchangeError
+from apps.exchange.types import Market
+from apps.risk.models import RiskEvent, RiskLimits, TradingSwitch
+from apps.risk.rules import DEFAULT_RULES, RiskBlock, RiskContext, Rule
+from apps.risk.selectors import Equity, Limits, equity_current, risk_limits
+from apps.trading.selectors import positions_open
+
+log = logging.getLogger(__name__)
+
+DRAWDOWN_RULE = "max_drawdown"
+PCT_PLACES = Decimal("0.0001")
+
+
+def _metrics() -> Any:
+    try:
+        from apps.monitoring import metrics
+    except ImportError:  # monitoring is optional for the risk path
+        return None
+    return metrics
+
+
+def _alert(*, kind: str, text: str, key: str, severity: str) -> None:
+    try:
+        from apps.telegram_bot import alerts
+    except ImportError:
+        log.warning("alert not sent (no telegram alerts module): %s", text)
+        return
+    try:
+        alerts.alert_send(kind=kind, text=text, key=key, severity=severity)
+    except Exception:  # an alert must never stop the risk path
+        log.exception("alert %s could not be queued", kind)
 
 
 def _switch_snapshot(switch: TradingSwitch) -> dict:
-    return {"halted": switch.halted, "reason": switch.reason}
+    return {
+        "halted": switch.halted,
+        "reason": switch.reason,
+        "halt_rule": switch.halt_rule,
+        "equity_peak": str(switch.equity_peak),
+    }
+
+
+def _kill_switch_metric(action: str, halted: bool) -> None:
+    metrics = _metrics()
+    if metrics is not None:
+        metrics.KILL_SWITCH_CHANGES.labels(action=action).inc()
+        metrics.TRADING_HALTED.set(1 if halted else 0)
 
 
 @transaction.atomic
-def trading_pause(*, actor: Actor, reason: str = "paused by operator") -> TradingSwitch:
-    """Turn the kill switch on: no new entries until resumed. Idempotent."""
+def trading_pause(*, actor: Actor, reason: str = "paused by operator", rule: str = "") -> TradingSwitch:
+    """Turn the kill switch on: no new entries until resumed. Idempotent. `rule` names the risk rule that
+    did it (empty for an operator)."""
     TradingSwitch.get()
     switch = TradingSwitch.objects.select_for_update().get(pk=1)
     before = _switch_snapshot(switch)
     switch.halted = True
     switch.reason = reason[:255]
+    switch.halt_rule = rule[:64]
     switch.changed_by = actor.label[:150]
     switch.changed_at = timezone.now()
     switch.save()
     audit_record(actor=actor, action="trading.pause", obj=switch, before=before, after=_switch_snapshot(switch))
+    _kill_switch_metric("pause", True)
     return switch
 
 
 @transaction.atomic
 def trading_resume(*, actor: Actor, reason: str = "resumed by operator") -> TradingSwitch:
-    """Turn the kill switch off. Trading then still needs ENABLE_TRADING (and MODE) to allow it."""
+    """Turn the kill switch off. Trading then still needs ENABLE_TRADING (and MODE) to allow it.
+
+    After a drawdown stop the equity peak restarts from the next equity reading: resuming accepts the loss,
+    otherwise the old peak would stop trading again at once."""
     TradingSwitch.get()
     switch = TradingSwitch.objects.select_for_update().get(pk=1)
     before = _switch_snapshot(switch)
+    if switch.halted and switch.halt_rule == DRAWDOWN_RULE:
+        switch.equity_peak = Decimal(0)
+        switch.equity_source = ""
     switch.halted = False
     switch.reason = reason[:255]
+    switch.halt_rule = ""
     switch.changed_by = actor.label[:150]
     switch.changed_at = timezone.now()
     switch.save()
     audit_record(actor=actor, action="trading.resume", obj=switch, before=before, after=_switch_snapshot(switch))
+    _kill_switch_metric("resume", False)
     return switch
+
+
+# --- the drawdown stop -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DrawdownState:
+    equity: Decimal
+    peak: Decimal
+    drawdown_pct: Decimal
+    limit_pct: Decimal
+    source: str
+    breached: bool  # drawdown >= limit
+    halted_now: bool  # this call turned the kill switch on
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "equity": self.equity,
+            "peak": self.peak,
+            "drawdown_pct": self.drawdown_pct,
+            "limit_pct": self.limit_pct,
+            "equity_source": self.source,
+        }
+
+
+def drawdown_update(
+    *,
+    equity: Decimal,
+    now: datetime,
+    source: str = "balance",
+    limits: Limits | None = None,
+    record: bool = True,
+) -> DrawdownState:
+    """Track the equity peak (in `TradingSwitch.equity_peak`) and stop trading when equity is down
+    MAX_DRAWDOWN_PCT or more from it: kill switch on, a critical RiskEvent (unless `record` is False because
+    the caller records the block itself), an alert. A peak measured another way (`source`) restarts."""
+    limits = limits or risk_limits()
+    equity = Decimal(equity)
+    with transaction.atomic():
+        TradingSwitch.get()
+        switch = TradingSwitch.objects.select_for_update().get(pk=1)
+        if switch.equity_source != source or switch.equity_peak <= 0:
+            if switch.equity_peak > 0:
+                log.info("equity source %r -> %r: drawdown peak restarts", switch.equity_source, source)
+            switch.equity_peak = max(equity, Decimal(0))
+            switch.equity_source = source
+            switch.save(update_fields=["equity_peak", "equity_source"])
+        elif equity > switch.equity_peak:
+            switch.equity_peak = equity
+            switch.save(update_fields=["equity_peak"])
+        peak = switch.equity_peak
+        drawdown = ((peak - equity) / peak * 100).quantize(PCT_PLACES) if peak > 0 else Decimal(0)
+        breached = drawdown >= limits.max_drawdown_pct
+        state = DrawdownState(
+            equity=equity,
+            peak=peak,
+            drawdown_pct=drawdown,
+            limit_pct=limits.max_drawdown_pct,
+            source=source,
+            breached=breached,
+            halted_now=breached and not switch.halted,
+        )
+        if state.halted_now:
+            text = (
+                f"equity {equity} is {drawdown}% below its peak {peak} (limit {limits.max_drawdown_pct}%); "
+                "kill switch on, no new entries until an operator resumes"
+            )
+            trading_pause(
+                actor=Actor.system(f"risk:{DRAWDOWN_RULE}"), reason=f"max drawdown: {text}", rule=DRAWDOWN_RULE
+            )
+            if record:
+                RiskEvent.objects.create(
+                    rule=DRAWDOWN_RULE,
+                    severity=RiskEvent.Severity.CRITICAL,
+                    message=f"drawdown stop: {text}",
+                    details={**state.details(), "at": now.isoformat()},
+                )
+            _alert(kind="drawdown_stop", text=text, key=f"drawdown:{now:%Y%m%d%H%M}", severity="critical")
+            log.critical("drawdown stop: %s", text)
+    metrics = _metrics()
+    if metrics is not None:
+        metrics.EQUITY_DRAWDOWN_PCT.set(float(drawdown))
+    return state
+
+
+def drawdown_check(*, broker: Broker, now: datetime) -> DrawdownState:
+    """The periodic equity check: measure equity (see `Equity`) and update the drawdown stop."""
+    limits = risk_limits()
+    equity = equity_current(broker=broker, limits=limits)
+    return drawdown_update(equity=equity.value, source=equity.source, now=now, limits=limits)
+
+
+# --- the risk check ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RiskVerdict:
+    """The answer for one intended order. When allowed as an entry, `quote_amount` (a market buy's quote to
+    spend) and `amount` (the base it buys at `price`) are already rounded to the market's precision."""
+
+    allowed: bool
+    rule: str = ""
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    severity: str = ""
+    is_exit: bool = False
+    amount: Decimal | None = None
+    quote_amount: Decimal | None = None
+    price: Decimal | None = None
+    event_id: int | None = None
+
+    def as_risk_block(self) -> dict[str, Any] | None:
+        """What `Decision.risk_block` holds: None when allowed."""
+        if self.allowed:
+            return None
+        return {"rule": self.rule, "message": self.message, **self.details}
+
+
+def _count_block(rule: str) -> None:
+    metrics = _metrics()
+    if metrics is not None:
+        metrics.RISK_BLOCKS.labels(rule=rule).inc()
+
+
+def _count_check(result: str) -> None:
+    metrics = _metrics()
+    if metrics is not None:
+        metrics.RISK_CHECKS.labels(result=result).inc()
+
+
+def _blocked(*, block: RiskBlock, symbol: str, side: str, now: datetime, decision: Any, actor: Actor) -> RiskVerdict:
+    details = {**block.details, "side": side, "at": now.isoformat(), "asked_by": actor.label}
+    with transaction.atomic():
+        event = RiskEvent.objects.create(
+            rule=block.rule,
+            symbol=symbol,
+            severity=block.severity,
+            message=block.message,
+            details=details,
+            decision=decision,
+        )
+        verdict = RiskVerdict(
+            allowed=False,
+            rule=block.rule,
+            message=block.message,
+            details=details,
+            severity=block.severity,
+            event_id=event.pk,
+        )
+        if decision is not None and decision.pk is not None:
+            decision.risk_block = verdict.as_risk_block()
+            type(decision).objects.filter(pk=decision.pk).update(risk_block=decision.risk_block)
+    _count_block(block.rule)
+    _count_check("blocked")
+    log.info("risk block %s %s %s: %s", block.rule, side, symbol, block.message)
+    return verdict
+
+
+def risk_check(
+    *,
+    symbol: str,
+    side: str,
+    broker: Broker | None,
+    now: datetime,
+    decision: Any = None,
+    actor: Actor = SYSTEM,
+    rules: Sequence[Rule] | None = None,
+    limits: Limits | None = None,
+    market: Market | None = None,
+    price: Decimal | None = None,
+    equity: Equity | None = None,
+) -> RiskVerdict:
+    """May this order go out now? Entries (buys) pass every rule in order and come back sized; the first
+    block is recorded as a RiskEvent (linked to `decision`, whose `risk_block` it sets), counted in
+    `risk_blocks_total{rule}` and returned. A sell that reduces an open position is an exit and is never
+    blocked; a sell with nothing to sell is refused (spot has no shorts).
+
+    A rule that cannot reach the exchange blocks the entry (fails closed). `market` / `price` / `equity`
+    may be given already fetched; `rules` replaces the default list (a backtest without the live gate)."""
+    symbol = symbol.strip().upper()
+    side = side.strip().lower()
+    if side not in ("buy", "sell"):
+        raise ValueError(f"side must be buy or sell, not {side!r}")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    if side == "sell":
+        position = positions_open(symbol).first()
+        if position is not None and position.amount > 0:
+            _count_check("exit")
+            return RiskVerdict(
+                allowed=True,
+                is_exit=True,
+                amount=position.amount,
+                message="exit: never blocked by entry rules",
+                details={"position_id": position.pk},
+            )
+        block = RiskBlock(rule="no_position", message=f"nothing to sell: no open {symbol} position (spot only)")
+        return _blocked(block=block, symbol=symbol, side=side, now=now, decision=decision, actor=actor)
+
+    limits = limits or risk_limits()
+    ctx = RiskContext(
+        symbol=symbol,
+        side=side,
+        now=now,
+        broker=broker,
+        limits=limits,
+        actor=actor,
+        market=market,
+        price=price,
+        equity=equity,
+    )
+    for rule in DEFAULT_RULES if rules is None else rules:
+        try:
+            block = rule.check(ctx)
+        except ExchangeError as exc:
+            block = RiskBlock(
+                rule=rule.name,
+                message=f"{rule.name}: could not check ({type(exc).__name__}: {exc}); entry refused",
+                details={"error": str(exc)[:500], "error_type": type(exc).__name__},
+            )
+        if block is not None:
+            return _blocked(block=block, symbol=symbol, side=side, now=now, decision=decision, actor=actor)
+    _count_check("allowed")
+    sizing = ctx.sizing
+    return RiskVerdict(
+        allowed=True,
+        message="all risk rules passed",
+        details={"limits": limits.as_dict()},
+        amount=sizing.amount if sizing else None,
+        quote_amount=sizing.quote_amount if sizing else None,
+        price=sizing.price if sizing else None,
+    )
+
+
+# --- editable limits -----------------------------------------------------------------------------------
+
+LIMIT_FIELDS = (
+    "max_positions",
+    "position_size_usd",
+    "max_drawdown_pct",
+    "max_consecutive_losses",
+    "loss_cooldown_min",
+    "hours",
+)
+
+
+def _limits_snapshot(row: RiskLimits | None) -> dict[str, Any]:
+    if row is None:
+        return dict.fromkeys(LIMIT_FIELDS)
+    return {name: (None if getattr(row, name) in (None, "") else str(getattr(row, name))) for name in LIMIT_FIELDS}
+
+
+@transaction.atomic
+def risk_limits_save(*, limits: RiskLimits, actor: Actor) -> RiskLimits:
+    """Validate and store the operator's limits (the single row), audited with the before and after values
+    and the limits then in force. Raises ValidationError for a bad value."""
+    limits.pk = 1
+    limits.full_clean()
+    before = _limits_snapshot(RiskLimits.objects.select_for_update().filter(pk=1).first())
+    limits.changed_by = actor.label[:150]
+    limits.changed_at = timezone.now()
+    limits.save()
+    after = _limits_snapshot(limits)
+    changed = sorted(k for k in LIMIT_FIELDS if before[k] != after[k])
+    audit_record(
+        actor=actor,
+        action="risk.limits.change",
+        obj=limits,
+        before=before,
+        after={**after, "in_force": risk_limits().as_dict()},
+        message=f"changed: {', '.join(changed) or 'nothing'}",
+    )
+    return limits

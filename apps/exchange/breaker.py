@@ -251,16 +251,16 @@ class CircuitBreaker:
     def _changed(self, transition: Transition, why: str) -> None:
         level = logging.WARNING if transition.after == OPEN else logging.INFO
         log.log(level, "circuit breaker %s: %s -> %s (%s)", self.name, transition.before, transition.after, why)
-        record_transition(self.name, transition, why)
+        record_transition(self.name, transition, why, mirror=not isinstance(self.store, DbStore))
 
 
-def record_transition(name: str, transition: Transition, why: str) -> None:
-    """Audit a state change and mirror it to `BreakerState` (the Redis store's copy for admin and metrics)."""
+def record_transition(name: str, transition: Transition, why: str, *, mirror: bool) -> None:
+    """Audit a state change; with `mirror`, copy it to `BreakerState` (the Redis store's copy for the admin)."""
     from apps.audit.actors import Actor
     from apps.audit.services import audit_record
 
     try:
-        if not isinstance(_store_for_names(), DbStore):
+        if mirror:
             now = timezone.now()
             BreakerState.objects.update_or_create(
                 name=name,

@@ -101,9 +101,11 @@ def ohlcv_from_candles(candles: Sequence[Candle]) -> Ohlcv:
     """Convert Candle objects (Decimal) to float arrays; validates like `ohlcv_from_arrays`."""
     if not candles:
         raise FeatureInputError(f"no candles: need at least {REQUIRED_CANDLES}")
+    # Decimal -> float costs ~0.3 us a value and dominates the decision time; fromiter is the cheapest way.
+    values = (float(x) for c in candles for x in (c.open, c.high, c.low, c.close, c.volume))
     try:
-        table = np.array([(c.open, c.high, c.low, c.close, c.volume) for c in candles], dtype=np.float64)
-    except (TypeError, ValueError, ArithmeticError) as exc:
+        table = np.fromiter(values, dtype=np.float64, count=5 * len(candles)).reshape(-1, 5)
+    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
         raise FeatureInputError(f"candles hold a value that is not a number: {exc}") from exc
     return ohlcv_from_arrays(table[:, 0], table[:, 1], table[:, 2], table[:, 3], table[:, 4])
 

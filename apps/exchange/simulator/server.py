@@ -116,6 +116,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         owner = self.server.owner
+        self._limit_headers: dict[str, str] | None = None
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -129,7 +130,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except _Dropped as drop:
             self._drop(drop.hang)
         except SimError as exc:
-            self._send(exc.status, exc.as_json())
+            self._send(exc.status, exc.as_json(), getattr(self, "_limit_headers", None))
         except (ValueError, KeyError, TypeError) as exc:
             self._send(400, {"label": "INVALID_PARAM_VALUE", "message": str(exc)})
 
@@ -144,7 +145,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         who = headers.get("key") if private and headers.get("key") else f"ip:{self.client_address[0]}"
         state = sim.limiter.hit(who)
-        limit_headers = rate_limit_headers(state)
+        limit_headers = self._limit_headers = rate_limit_headers(state)
         if not state.allowed:
             self._send(429, {"label": "TOO_MANY_REQUESTS", "message": "Request Rate limit Exceeded"}, limit_headers)
             return

@@ -32,7 +32,13 @@ class ProtectiveExit(models.Model):
         "trading.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="protective_exits"
     )
     exchange_stop_order_id = models.CharField(max_length=64, blank=True)
+    exchange_stop_client_id = models.CharField(max_length=28, blank=True, help_text="`text` of the exchange stop")
+    exchange_stop_price = money(null=True, help_text="Stop-loss the exchange-side stop was placed at")
+    exchange_stop_amount = money(null=True, help_text="Position amount the exchange-side stop was placed for")
+    exchange_stop_checked_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    attempted_at = models.DateTimeField(null=True, blank=True, help_text="When the current exit order was made")
+    stuck_at = models.DateTimeField(null=True, blank=True, help_text="First time the exit was found stuck")
     last_error = models.TextField(blank=True)
     armed_at = models.DateTimeField(db_index=True)
     triggered_at = models.DateTimeField(null=True, blank=True)
@@ -53,4 +59,5 @@ class ProtectiveExit(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"exit #{self.pk} {self.symbol} SL {self.stop_loss_price.normalize()} TP {self.take_profit_price.normalize()}"
+        stop, take = self.stop_loss_price.normalize(), self.take_profit_price.normalize()
+        return f"exit #{self.pk} {self.symbol} SL {stop} TP {take}"

@@ -1,0 +1,214 @@
+"""Exchange-side stops (EXITS_ON_EXCHANGE): a Gate.io price-triggered sell at the stop-loss, so a bot that is
+down is still protected. Placed, re-placed and cancelled by the exits pass, never inside a DB transaction.
+
+Exactly one seller: before the bot sells by itself it cancels the stop; when the cancel finds that the stop
+already fired, the order the exchange placed becomes the exit's order instead of sending another.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError
+from django.db.models import F, Q
+from django.utils import timezone
+
+from apps.audit.actors import Actor
+from apps.audit.services import audit_record
+from apps.exchange.broker import Broker, InvalidOrder, OrderNotFound
+from apps.exchange.services import order_refresh
+from apps.exchange.types import TriggerOrder
+from apps.exits import notify
+from apps.exits.models import ProtectiveExit
+from apps.exits.orders import claim, exit_intent, run_safely
+from apps.trading.models import Order, OrderStatus, OrderType, Origin, Side
+from apps.trading.services import new_client_order_id, order_create, order_set_exchange_id, order_transition
+
+log = logging.getLogger(__name__)
+
+S = ProtectiveExit.Status
+R = ProtectiveExit.Reason
+POLL_EVERY = timedelta(seconds=30)  # how often a placed stop is read back to see whether it fired
+POLL_MAX_PER_PASS = 20
+GONE = frozenset({"cancelled", "expired", "failed"})
+CLEARED = {
+    "exchange_stop_order_id": "",
+    "exchange_stop_client_id": "",
+    "exchange_stop_price": None,
+    "exchange_stop_amount": None,
+    "exchange_stop_checked_at": None,
+}
+
+
+def _clear(exit: ProtectiveExit, stop_id: str) -> None:
+    ProtectiveExit.objects.filter(pk=exit.pk, exchange_stop_order_id=stop_id).update(**CLEARED)
+
+
+def _read_after_cancel(exit: ProtectiveExit, broker: Broker) -> TriggerOrder | None:
+    """Cancel the stop; None when it is gone (cancelled now or before), the stop itself when it fired."""
+    try:
+        broker.cancel_trigger_order(exit.symbol, exit.exchange_stop_order_id)
+        return None
+    except OrderNotFound:
+        pass  # no longer open: fired, expired, failed, or cancelled before
+    try:
+        stop = broker.fetch_trigger_order(exit.symbol, exit.exchange_stop_order_id)
+    except OrderNotFound:
+        return None
+    return stop if stop.status not in GONE and stop.fired_order_id else None
+
+
+def adopt_fired(*, exit: ProtectiveExit, stop: TriggerOrder, broker: Broker, actor: Actor) -> Order:
+    """The exchange sold for us: that order becomes the exit's order; its fills close the position."""
+    intent = exit_intent(exit.pk, "stop")
+    order = Order.objects.filter(exchange_order_id=stop.fired_order_id).first()
+    if order is None:
+        order = Order.objects.filter(intent=intent).first()
+    if order is None:
+        try:
+            order = order_create(
+                symbol=exit.symbol,
+                side=Side.SELL,
+                type=OrderType.MARKET,
+                amount=stop.amount,
+                origin=Origin.PROTECTIVE_EXIT,
+                intent=intent,
+                client_order_id=exit.exchange_stop_client_id or new_client_order_id(intent),
+                position_id=exit.position_id,
+                actor=actor,
+            )
+        except IntegrityError:
+            order = Order.objects.get(intent=intent)
+    if order.status == OrderStatus.NEW:
+        # It may have filled long ago (the bot was down): its trades are searched from when the exit was armed.
+        order = order_transition(
+            order_id=order.pk,
+            to=OrderStatus.SUBMITTED,
+            actor=actor,
+            reason="placed by the exchange stop",
+            submitted_at=exit.armed_at,
+        )
+    if not order.exchange_order_id:
+        order = order_set_exchange_id(order=order, exchange_order_id=stop.fired_order_id)
+    ProtectiveExit.objects.filter(pk=exit.pk, status=S.TRIGGERED).update(
+        exit_order=order, trigger_reason=R.EXCHANGE_STOP, trigger_price=stop.trigger_price, updated_at=timezone.now()
+    )
+    audit_record(actor=actor, action="exit.exchange_stop_fired", obj=exit, after={"order": stop.fired_order_id})
+    return order_refresh(order=order, broker=broker, actor=actor)
+
+
+def retire_before_sell(*, exit: ProtectiveExit, broker: Broker, actor: Actor, now: datetime) -> Order | None:
+    """Cancel the exit's stop before the bot sells. Returns the exchange's order when the stop had fired."""
+    stop_id = exit.exchange_stop_order_id
+    fired = _read_after_cancel(exit, broker)  # an ExchangeError propagates: we do not sell while unsure
+    if fired is None:
+        _clear(exit, stop_id)
+        return None
+    return adopt_fired(exit=exit, stop=fired, broker=broker, actor=actor)
+
+
+def _place(exit: ProtectiveExit, broker: Broker, actor: Actor, result) -> None:
+    old_id = exit.exchange_stop_order_id
+    if old_id:  # re-priced or resized: the old stop goes first
+        fired = _read_after_cancel(exit, broker)
+        if fired is not None:
+            if claim(
+                exit_id=exit.pk, reason=R.EXCHANGE_STOP, price=fired.trigger_price, now=timezone.now(), actor=actor
+            ):
+                result.triggered += 1
+                result.stops_fired += 1
+                adopt_fired(exit=exit, stop=fired, broker=broker, actor=actor)
+            return
+        _clear(exit, old_id)
+    amount = exit.position.amount
+    client_id = new_client_order_id(f"{exit_intent(exit.pk, 'stop')}:{exit.stop_loss_price}:{amount}")
+    try:
+        stop = broker.create_trigger_order(exit.symbol, Side.SELL, amount, exit.stop_loss_price, "<=", client_id)
+    except InvalidOrder as exc:
+        ProtectiveExit.objects.filter(pk=exit.pk).update(last_error=f"exchange stop not placed: {exc}"[:2000])
+        return
+    won = ProtectiveExit.objects.filter(pk=exit.pk, status=S.ARMED, exchange_stop_order_id="").update(
+        exchange_stop_order_id=stop.exchange_order_id,
+        exchange_stop_client_id=client_id,
+        exchange_stop_price=exit.stop_loss_price,
+        exchange_stop_amount=amount,
+        exchange_stop_checked_at=timezone.now(),
+    )
+    if not won:  # triggered meanwhile, or another worker placed its own: ours must not stay
+        broker.cancel_trigger_order(exit.symbol, stop.exchange_order_id)
+        return
+    result.stops_placed += 1
+    audit_record(actor=actor, action="exit.exchange_stop_placed", obj=exit, after={"stop": stop.exchange_order_id})
+
+
+def _poll(exit: ProtectiveExit, broker: Broker, actor: Actor, now: datetime, result) -> None:
+    stop = broker.fetch_trigger_order(exit.symbol, exit.exchange_stop_order_id)
+    if stop.fired_order_id and stop.status not in GONE:
+        if claim(exit_id=exit.pk, reason=R.EXCHANGE_STOP, price=stop.trigger_price, now=now, actor=actor):
+            result.triggered += 1
+            result.stops_fired += 1
+            exit.refresh_from_db()
+            adopt_fired(exit=exit, stop=stop, broker=broker, actor=actor)
+        return
+    if stop.status in GONE:  # expired or refused on the exchange: place a fresh one next pass
+        notify.alert(
+            kind="exit_stop_gone",
+            key=f"exit-stop-gone:{exit.pk}:{stop.exchange_order_id}",
+            text=f"Exchange stop of exit #{exit.pk} {exit.symbol} is {stop.status}; placing it again.",
+        )
+        _clear(exit, exit.exchange_stop_order_id)
+        return
+    ProtectiveExit.objects.filter(pk=exit.pk).update(exchange_stop_checked_at=now)
+
+
+def _retire(exit: ProtectiveExit, broker: Broker, actor: Actor, result) -> None:
+    """The position closed: its stop must not sell what is no longer ours to sell."""
+    stop_id = exit.exchange_stop_order_id
+    fired = _read_after_cancel(exit, broker)
+    own = (
+        exit.exit_order is not None and fired is not None and exit.exit_order.exchange_order_id == fired.fired_order_id
+    )
+    if fired is not None and not own:
+        notify.alert(
+            kind="exit_stop_fired_late",
+            key=f"exit-stop-late:{exit.pk}",
+            severity="critical",
+            text=f"Exchange stop of exit #{exit.pk} {exit.symbol} fired (order {fired.fired_order_id}) after the "
+            f"position was closed; reconciliation will import that sell.",
+        )
+    _clear(exit, stop_id)
+    result.stops_cancelled += 1
+    audit_record(actor=actor, action="exit.exchange_stop_cancelled", obj=exit, after={"stop": stop_id})
+
+
+def sync_stops(*, broker: Broker, actor: Actor, now: datetime, result) -> None:
+    """Place / re-place stops of armed exits, detect fired ones, cancel those of closed positions."""
+    if settings.EXITS_ON_EXCHANGE:
+        stale = (
+            ProtectiveExit.objects.filter(status=S.ARMED, position__amount__gt=0)
+            .filter(
+                Q(exchange_stop_order_id="")
+                | ~Q(exchange_stop_price=F("stop_loss_price"))
+                | ~Q(exchange_stop_amount=F("position__amount"))
+            )
+            .select_related("position")
+        )
+        for exit in stale:
+            run_safely(f"place stop of exit {exit.pk}", result, _place, exit, broker, actor, result)
+    due = (
+        ProtectiveExit.objects.filter(status=S.ARMED)
+        .exclude(exchange_stop_order_id="")
+        .filter(Q(exchange_stop_checked_at__isnull=True) | Q(exchange_stop_checked_at__lte=now - POLL_EVERY))
+        .order_by(F("exchange_stop_checked_at").asc(nulls_first=True))[:POLL_MAX_PER_PASS]
+    )
+    for exit in due:
+        run_safely(f"poll stop of exit {exit.pk}", result, _poll, exit, broker, actor, now, result)
+    closed = (
+        ProtectiveExit.objects.filter(status__in=(S.FILLED, S.CANCELLED))
+        .exclude(exchange_stop_order_id="")
+        .select_related("exit_order")
+    )
+    for exit in closed:
+        run_safely(f"cancel stop of exit {exit.pk}", result, _retire, exit, broker, actor, result)

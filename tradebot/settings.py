@@ -103,7 +103,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery (read by celery_app.py with namespace CELERY) -----------------------------------------
-CELERY_BROKER_DIR = DATA_DIR / "celery-broker"
+CELERY_BROKER_DIR = Path(os.environ.get("CELERY_BROKER_DIR") or DATA_DIR / "celery-broker")
 if REDIS_URL:  # noqa: F821
     CELERY_BROKER_URL = REDIS_URL  # noqa: F821
     # An unacknowledged task (its worker died) is delivered again after this many seconds.

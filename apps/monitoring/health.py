@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from apps.monitoring import metrics
@@ -81,9 +81,12 @@ _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health-exchange")
 def _probe_exchange() -> tuple[str, str]:
     from apps.exchange.services import get_broker
 
-    broker = get_broker()
-    symbol = settings.SYMBOLS[0]
-    ticker = broker.fetch_ticker(symbol)
+    try:
+        broker = get_broker()
+        symbol = settings.SYMBOLS[0]
+        ticker = broker.fetch_ticker(symbol)
+    finally:
+        connections.close_all()  # this runs in the probe thread: leave no connection behind
     return "ok", f"{getattr(broker, 'name', 'broker')} {symbol} last {ticker.last}"
 
 

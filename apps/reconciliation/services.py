@@ -1,0 +1,273 @@
+"""Reconciliation: keep our orders, fills and positions equal to the exchange's, and say what differed.
+
+Per symbol, everything is read first in a few batched list calls (open orders, finished orders over the
+window, our trades only when some order needs them); then each order that differs is corrected in its own
+transaction through the trading services. An exchange error stops the run before the symbol's corrections
+start, so a failed run leaves every order either fully corrected or untouched. Two runs at once are safe:
+each correction re-checks the locked row, fills are idempotent per trade id, imports per exchange id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from apps.audit.actors import Actor
+from apps.exchange.broker import Broker, ExchangeError
+from apps.exchange.types import ExchangeOrder
+from apps.reconciliation import healing
+from apps.reconciliation.balances import check_balance
+from apps.reconciliation.exchange_view import CallCounter, SymbolView, read_orders, read_trades
+from apps.reconciliation.healing import Context, Outcome
+from apps.reconciliation.matching import LocalIndex, Matching, match_orders, needs_trades, needs_work
+from apps.reconciliation.models import Discrepancy, ReconciliationRun
+from apps.trading.models import LIVE_STATUSES, TERMINAL_STATUSES, Order, OrderStatus
+
+log = logging.getLogger(__name__)
+
+# A live order changed this recently may not be listed yet: its absence proves nothing (Gate.io drops a
+# request older than x-gate-exptime, 10 s, so two minutes is ample).
+ABSENCE_GRACE = timedelta(minutes=2)
+# Our order rows are written just before the exchange's; both clocks may be a little off.
+WINDOW_MARGIN = timedelta(minutes=5)
+# The window grows to cover our oldest live order, but not beyond what Gate.io lists.
+MAX_WINDOW = timedelta(days=30)
+UNRESOLVED_KINDS = {Discrepancy.Kind.EXTERNAL, Discrepancy.Kind.MISSING_ON_EXCHANGE, Discrepancy.Kind.BALANCE}
+
+
+@dataclass
+class Tally:
+    checked: int = 0
+    fixed: int = 0
+    imported: int = 0
+    missing: int = 0
+    repeated: int = 0  # problems still open from earlier runs
+    found: list[Discrepancy] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, outcome: Outcome) -> None:
+        self.fixed += outcome.fixed
+        self.imported += outcome.imported
+        self.missing += outcome.missing
+        self.repeated += outcome.repeated
+        self.found.extend(outcome.found)
+
+
+def reconciliation_symbols(symbols: list[str] | tuple[str, ...] | None = None) -> list[str]:
+    """The configured symbols plus every symbol we have a live order in (sorted, no duplicates)."""
+    chosen = set(symbols if symbols is not None else settings.SYMBOLS)
+    if symbols is None:
+        chosen |= set(Order.objects.filter(status__in=LIVE_STATUSES).values_list("symbol", flat=True).distinct())
+    return sorted(chosen)
+
+
+def reconcile(
+    *,
+    broker: Broker,
+    actor: Actor,
+    trigger: str = "schedule",
+    symbols: list[str] | tuple[str, ...] | None = None,
+    now: datetime | None = None,
+    lookback_hours: int | None = None,
+) -> ReconciliationRun:
+    """One reconciliation pass over `symbols` (default: SYMBOLS plus those of our live orders).
+
+    Returns the stored run; a run that met an error is returned with status `failed` and the error, and every
+    correction made before it stays whole."""
+    now = now or timezone.now()
+    hours = lookback_hours or settings.RECONCILE_LOOKBACK_HOURS
+    chosen = reconciliation_symbols(symbols)
+    run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen)
+    ctx = Context(run=run, actor=actor, now=now)
+    counter = CallCounter(broker)
+    tally = Tally()
+    started = time.perf_counter()
+    drift: dict[str, tuple[float, float]] = {}
+    current = ""
+    try:
+        for current in chosen:
+            _reconcile_symbol(ctx, counter, current, now - timedelta(hours=hours), tally)
+        current = "balances"
+        balances = counter.call("fetch_balance")
+        for current in chosen:
+            outcome, difference, age = check_balance(ctx, broker, current, balances)
+            tally.add(outcome)
+            drift[current] = (float(difference), age)
+    except ExchangeError as exc:
+        tally.errors.append(f"exchange error ({type(exc).__name__}) at {current}: {exc}")
+        _metric("RECONCILIATION_ERRORS", kind="exchange")
+    except Exception as exc:  # a bug or the database: the run is failed, what was committed stays whole
+        log.exception("reconciliation run %s failed at %s", run.pk, current)
+        tally.errors.append(f"{type(exc).__name__} at {current}: {exc}")
+        _metric("RECONCILIATION_ERRORS", kind="internal")
+    _finish(run, tally, counter, drift, time.perf_counter() - started)
+    return run
+
+
+def _window_start(symbol: str, since: datetime, now: datetime) -> datetime:
+    """The lookback, widened to our oldest live order of the symbol so the finished list covers it."""
+    oldest = Order.objects.filter(symbol=symbol, status__in=LIVE_STATUSES).aggregate(first=Min("created_at"))["first"]
+    if oldest is not None:
+        since = min(since, oldest - WINDOW_MARGIN)
+    return max(since, now - MAX_WINDOW)
+
+
+def _load_local(symbol: str, since: datetime, view: SymbolView) -> tuple[LocalIndex, Matching]:
+    """Our orders of the window (and every live one), matched; then those the exchange lists that were not in
+    that set (created just before the window, or imported earlier) in one more query."""
+    window = Q(created_at__gte=since - WINDOW_MARGIN) | Q(status__in=[*LIVE_STATUSES, OrderStatus.NEW])
+    index = LocalIndex(Order.objects.filter(symbol=symbol).filter(window))
+    matching = match_orders(view.orders.values(), index)
+    if matching.unmatched_exchange:
+        ids = [o.exchange_order_id for o in matching.unmatched_exchange]
+        texts = [o.client_order_id for o in matching.unmatched_exchange if o.client_order_id]
+        extra = Order.objects.filter(symbol=symbol).filter(Q(exchange_order_id__in=ids) | Q(client_order_id__in=texts))
+        index.add(extra)
+        retry, matching.unmatched_exchange = matching.unmatched_exchange, []
+        match_orders(retry, index, matching)
+    return index, matching
+
+
+def _reconcile_symbol(ctx: Context, counter: CallCounter, symbol: str, lookback_start: datetime, tally: Tally) -> None:
+    since = _window_start(symbol, lookback_start, ctx.now)
+    view = read_orders(counter, symbol, since)
+    index, matching = _load_local(symbol, since, view)
+    work = [(order, ex) for order, ex in matching.pairs if needs_work(order, ex)]
+    imports = matching.unmatched_exchange
+    unmatched = [o for pk, o in index.by_id.items() if pk not in matching.claimed]
+    cutoff = ctx.now - ABSENCE_GRACE
+    absent = [o for o in unmatched if o.status in LIVE_STATUSES and view.open_complete and o.updated_at < cutoff]
+    lost = [
+        o for o in unmatched if o.status in TERMINAL_STATUSES and o.filled > 0 and o.created_at >= since + WINDOW_MARGIN
+    ]
+    tally.checked += len(matching.pairs) + len(imports) + len(absent) + len(lost)
+
+    wanting: list[ExchangeOrder] = [ex for order, ex in work if needs_trades(order, ex)]
+    wanting += [ex for ex in imports if ex.filled > 0]
+    if wanting:
+        earliest = min(ex.created_at for ex in wanting)
+        read_trades(counter, view, max(earliest, ctx.now - MAX_WINDOW))
+    # Everything is read: from here on only the database is touched, one order per transaction.
+
+    duplicate_texts = {ex.client_order_id for _, ex in matching.pairs if ex.client_order_id}
+    steps = [
+        *((order.pk, lambda o=order, e=ex: healing.heal_matched(ctx, o.pk, e, _trades(view, e))) for order, ex in work),
+        *(
+            (
+                ex.exchange_order_id,
+                lambda e=ex: healing.import_external(
+                    ctx, e, view.trades_of(e.exchange_order_id), note=_import_note(e, duplicate_texts)
+                ),
+            )
+            for ex in imports
+        ),
+        *((order.pk, lambda o=order: healing.resolve_absent(ctx, o.pk, o.updated_at)) for order in absent),
+        *((order.pk, lambda o=order: healing.flag_missing_terminal(ctx, o)) for order in lost),
+    ]
+    for key, step in steps:
+        try:
+            tally.add(step())
+        except ExchangeError:
+            raise
+        except Exception as exc:  # this order's correction was rolled back; the others go on
+            log.exception("reconciliation of %s %s failed", symbol, key)
+            tally.errors.append(f"{symbol} {key}: {type(exc).__name__}: {exc}")
+            _metric("RECONCILIATION_ERRORS", kind="order")
+
+
+def _trades(view: SymbolView, ex: ExchangeOrder):
+    return view.trades_of(ex.exchange_order_id) if view.has_trades else None
+
+
+def _import_note(ex: ExchangeOrder, texts_in_use: set[str]) -> str:
+    if ex.client_order_id and ex.client_order_id in texts_in_use:
+        return f"same client id {ex.client_order_id} as one of our orders: possibly sent twice"
+    return ""
+
+
+def _finish(
+    run: ReconciliationRun, tally: Tally, counter: CallCounter, drift: dict[str, tuple[float, float]], seconds: float
+) -> None:
+    run.finished_at = timezone.now()
+    run.checked, run.fixed, run.imported, run.missing = tally.checked, tally.fixed, tally.imported, tally.missing
+    run.exchange_calls = counter.total
+    if tally.errors:
+        run.status = ReconciliationRun.Status.FAILED
+        run.error = "\n".join(tally.errors)[:4000]
+    elif tally.found or tally.repeated:
+        run.status = ReconciliationRun.Status.DISCREPANCIES
+    else:
+        run.status = ReconciliationRun.Status.OK
+    run.save()
+    log.info(
+        "reconciliation run %s %s: checked %s fixed %s imported %s missing %s, %s exchange calls, %.2fs",
+        run.pk,
+        run.status,
+        run.checked,
+        run.fixed,
+        run.imported,
+        run.missing,
+        run.exchange_calls,
+        seconds,
+    )
+    _record_metrics(run, tally, drift, seconds)
+    _alert(run, tally)
+
+
+def _metric(name: str, value: float | None = None, op: str = "inc", **labels: str) -> None:
+    """Metrics never break a run (and the monitoring app may be absent)."""
+    try:
+        from apps.monitoring import metrics
+
+        family = getattr(metrics, name)
+        target = family.labels(**labels) if labels else family
+        if op == "inc":
+            target.inc() if value is None else target.inc(value)
+        elif op == "set":
+            target.set(value)
+        else:
+            target.observe(value)
+    except Exception:
+        log.debug("metric %s not updated", name, exc_info=True)
+
+
+def _record_metrics(
+    run: ReconciliationRun, tally: Tally, drift: dict[str, tuple[float, float]], seconds: float
+) -> None:
+    _metric("RECONCILIATION_RUNS", status=run.status)
+    _metric("RECONCILIATION_DURATION", seconds, op="observe")
+    if run.status != ReconciliationRun.Status.FAILED:
+        _metric("RECONCILIATION_LAST_SUCCESS", time.time(), op="set")
+    for item in tally.found:
+        _metric("RECONCILIATION_DISCREPANCIES", kind=item.kind, severity=item.severity)
+        if item.fixed or item.kind == Discrepancy.Kind.EXTERNAL:
+            _metric("ORDERS_RECONCILED", kind=item.kind)
+    for symbol, (difference, age) in drift.items():
+        _metric("POSITION_BALANCE_DIFF", difference, op="set", symbol=symbol)
+        _metric("POSITION_SYNC_DRIFT", age, op="set", symbol=symbol)
+
+
+def _alert(run: ReconciliationRun, tally: Tally) -> None:
+    """Alert on a failed run and on new problems a person must look at (auto-fixed ones are only counted)."""
+    serious = [d for d in tally.found if d.kind in UNRESOLVED_KINDS or d.severity == Discrepancy.Severity.CRITICAL]
+    if not serious and run.status != ReconciliationRun.Status.FAILED:
+        return
+    try:
+        from apps.telegram_bot.alerts import alert_send
+    except ImportError:
+        return
+    if run.status == ReconciliationRun.Status.FAILED:
+        text = f"Reconciliation run #{run.pk} failed: {run.error[:500]}"
+        alert_send(kind="reconciliation_failed", text=text, key=run.error[:80], severity="warning")
+    if serious:
+        lines = [f"{d.symbol} {d.kind} ({d.severity}) order {d.order_id or d.exchange_order_id}" for d in serious[:10]]
+        more = f"\n… and {len(serious) - 10} more" if len(serious) > 10 else ""
+        severity = "critical" if any(d.severity == Discrepancy.Severity.CRITICAL for d in serious) else "warning"
+        text = f"Run #{run.pk}: {len(serious)} discrepancies need a look\n" + "\n".join(lines) + more
+        alert_send(kind="reconciliation_discrepancy", text=text, key=f"run-{run.pk}", severity=severity)

@@ -213,14 +213,14 @@ def advance(*, exit: ProtectiveExit, broker: Broker, actor: Actor, now: datetime
         send_attempt(exit_id=exit.pk, broker=broker, actor=actor, now=now, result=result, last=last)
 
 
-def run_safely(label: str, result, fn, *args, **kwargs):
+def run_safely(label: str, errors: list[str], fn, /, *args, **kwargs):
     """One exit's trouble (exchange down, a refused order) must not stop the pass for the others."""
     try:
         return fn(*args, **kwargs)
     except ExchangeError as exc:
         log.warning("exits: %s: %s", label, exc)
-        result.errors.append(f"{label}: {exc}")
+        errors.append(f"{label}: {exc}")
     except Exception as exc:
         log.exception("exits: %s failed", label)
-        result.errors.append(f"{label}: {type(exc).__name__}: {exc}")
+        errors.append(f"{label}: {type(exc).__name__}: {exc}")
     return None

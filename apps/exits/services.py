@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from apps.audit.actors import Actor
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 S = ProtectiveExit.Status
 R = ProtectiveExit.Reason
 ACTIVE = (S.ARMED, S.TRIGGERED)
+PLACES = Decimal("1e-16")
 
 
 class PositionNotOpen(ValueError):
@@ -91,16 +94,26 @@ def _closed_by_own_order(exit: ProtectiveExit, position_id: int) -> bool:
     return order_id == exit.exit_order_id or (intent or "").startswith(f"exit:{exit.pk}:")
 
 
+def _average_fill_price(position_id: int) -> Decimal:
+    """The actual average price the position's entries filled at (fees aside): what the levels are set from."""
+    totals = Fill.objects.filter(order__position_id=position_id, side=Side.BUY).aggregate(
+        cost=Sum("cost"), amount=Sum("amount")
+    )
+    if not totals["amount"]:
+        return Decimal(0)
+    return (totals["cost"] / totals["amount"]).quantize(PLACES)
+
+
 def exit_sync(*, position_id: int, actor: Actor) -> ProtectiveExit | None:
     """Bring the position's exit in line with the position: arm at STOP_LOSS_PCT / TAKE_PROFIT_PCT from the
-    actual average entry price, re-price an armed exit after more entry fills, and retire the exit when the
-    position closes (filled by its own order, cancelled otherwise). Idempotent; no network."""
+    actual average fill price of its entries, re-price an armed exit after more entry fills, and retire the exit
+    when the position closes (filled by its own order, cancelled otherwise). Idempotent; no network."""
     with transaction.atomic():
         position = Position.objects.select_for_update().get(pk=position_id)
         active = ProtectiveExit.objects.select_for_update().filter(position_id=position_id, status__in=ACTIVE).first()
         now = timezone.now()
         if position.status == Position.Status.OPEN and position.amount > 0:
-            entry = position.average_entry_price
+            entry = _average_fill_price(position_id)
             if entry <= 0 or (active is not None and (active.status != S.ARMED or active.entry_price == entry)):
                 return active
             stop, take = exit_levels(position.symbol, entry)
@@ -180,7 +193,7 @@ def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) ->
             result.prices = {s: t.last for s, t in tickers.items() if t.last is not None and t.last > 0}
         except ExchangeError as exc:
             result.errors.append(f"tickers: {exc}")
-        _remember_precision(broker, symbols)
+    _remember_precision(broker, sorted(set(symbols) | set(settings.SYMBOLS)))
     claimed = set()
     for exit_id, reason, last in _decide(rows, result.prices):
         if not claim(exit_id=exit_id, reason=reason, price=last, now=now, actor=actor):
@@ -188,7 +201,7 @@ def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) ->
         result.triggered += 1
         claimed.add(exit_id)
         run_safely(
-            f"exit {exit_id}", result, send_attempt, exit_id=exit_id, broker=broker, actor=actor, now=now,
+            f"exit {exit_id}", result.errors, send_attempt, exit_id=exit_id, broker=broker, actor=actor, now=now,
             result=result, last=last,
         )  # fmt: skip
     for exit in in_progress:
@@ -237,11 +250,12 @@ def position_close(*, position: Position, broker: Broker, actor: Actor) -> Order
             raise PositionNotOpen(f"position #{locked.pk} {locked.symbol} is already closed; nothing to sell")
         active = ProtectiveExit.objects.filter(position_id=locked.pk, status__in=ACTIVE).first()
         if active is None:
-            stop, take = exit_levels(locked.symbol, locked.average_entry_price)
+            entry = _average_fill_price(locked.pk) or locked.average_entry_price
+            stop, take = exit_levels(locked.symbol, entry)
             active = ProtectiveExit.objects.create(
                 position=locked,
                 symbol=locked.symbol,
-                entry_price=locked.average_entry_price,
+                entry_price=entry,
                 stop_loss_price=stop,
                 take_profit_price=take,
                 armed_at=now,

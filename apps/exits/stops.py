@@ -196,7 +196,7 @@ def sync_stops(*, broker: Broker, actor: Actor, now: datetime, result) -> None:
             .select_related("position")
         )
         for exit in stale:
-            run_safely(f"place stop of exit {exit.pk}", result, _place, exit, broker, actor, result)
+            run_safely(f"place stop of exit {exit.pk}", result.errors, _place, exit, broker, actor, result)
     due = (
         ProtectiveExit.objects.filter(status=S.ARMED)
         .exclude(exchange_stop_order_id="")
@@ -204,11 +204,11 @@ def sync_stops(*, broker: Broker, actor: Actor, now: datetime, result) -> None:
         .order_by(F("exchange_stop_checked_at").asc(nulls_first=True))[:POLL_MAX_PER_PASS]
     )
     for exit in due:
-        run_safely(f"poll stop of exit {exit.pk}", result, _poll, exit, broker, actor, now, result)
+        run_safely(f"poll stop of exit {exit.pk}", result.errors, _poll, exit, broker, actor, now, result)
     closed = (
         ProtectiveExit.objects.filter(status__in=(S.FILLED, S.CANCELLED))
         .exclude(exchange_stop_order_id="")
         .select_related("exit_order")
     )
     for exit in closed:
-        run_safely(f"cancel stop of exit {exit.pk}", result, _retire, exit, broker, actor, result)
+        run_safely(f"cancel stop of exit {exit.pk}", result.errors, _retire, exit, broker, actor, result)

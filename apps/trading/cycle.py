@@ -107,9 +107,7 @@ def _enter(*, decision: Decision, broker: Broker, now: datetime, actor: Actor) -
         return existing, f"entry for this candle already made: {existing.client_order_id} ({existing.status})"
     verdict = risk_check(symbol=decision.symbol, side=Side.BUY, broker=broker, now=now, decision=decision, actor=actor)
     if not verdict.allowed:
-        Decision.objects.filter(pk=decision.pk).update(
-            risk_block={"rule": verdict.rule, "message": verdict.message, "details": verdict.details}
-        )
+        Decision.objects.filter(pk=decision.pk).update(risk_block=verdict.as_risk_block())
         return None, f"blocked by risk rule {verdict.rule}: {verdict.message}"
     try:
         order = place_order(

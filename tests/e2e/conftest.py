@@ -40,8 +40,11 @@ def uptrend_simulator(minutes: int = 200, rising: int = 60) -> tuple[ExchangeSim
     the signal pipeline reads that as a buy."""
     clock = Clock(offset=-(minutes + 1) * 60.0)
     sim = ExchangeSimulator(
-        balances={"USDT": Decimal("10000")}, symbols=[SYMBOL, "ETH/USDT"], seed=3,
-        prices={SYMBOL: Decimal("50000")}, clock=clock,
+        balances={"USDT": Decimal("10000")},
+        symbols=[SYMBOL, "ETH/USDT"],
+        seed=3,
+        prices={SYMBOL: Decimal("50000")},
+        clock=clock,
     )
     price = Decimal("50000")
     for i in range(minutes):
@@ -68,8 +71,18 @@ class Worker:
 
     def start(self, concurrency: int = 1) -> Worker:
         cmd = [
-            sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--loglevel=INFO", "--pool=prefork",
-            f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "celery_app",
+            "worker",
+            "--loglevel=INFO",
+            "--pool=prefork",
+            f"--concurrency={concurrency}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
             f"--hostname=e2e-{os.getpid()}-{time.monotonic_ns()}@localhost",
         ]
         self.proc = subprocess.Popen(
@@ -147,8 +160,10 @@ def producer(e2e_env, tmp_path):
                 (folder / sub).mkdir(parents=True, exist_ok=True)
             app = Celery(broker="filesystem://")
             app.conf.broker_transport_options = {
-                "data_folder_in": str(folder / "out"), "data_folder_out": str(folder / "out"),
-                "processed_folder": str(folder / "processed"), "control_folder": str(folder / "control"),
+                "data_folder_in": str(folder / "out"),
+                "data_folder_out": str(folder / "out"),
+                "processed_folder": str(folder / "processed"),
+                "control_folder": str(folder / "control"),
             }
         app.conf.task_serializer = "json"
         apps.append(app)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
-from apps.exchange.broker import ExchangeError
+from apps.exchange.broker import Broker, ExchangeError
 from apps.exchange.types import Candle
 from apps.monitoring import metrics
 from apps.signals.build import REQUIRED_CANDLES, FeatureInputError
@@ -108,7 +108,7 @@ def evaluate(
     symbol: str,
     timeframe: str,
     limit: int,
-    broker,
+    broker: Broker,
     now: datetime | None = None,
     source: str = "api",
     previous_action: str | None = None,

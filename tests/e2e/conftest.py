@@ -59,7 +59,8 @@ def uptrend_simulator(minutes: int = 200, rising: int = 60) -> tuple[ExchangeSim
 def database_url() -> str:
     db = connection.settings_dict
     if connection.vendor == "postgresql":
-        return f"postgres://{db.get('USER') or 'postgres'}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+        user, host, port = db.get("USER") or "postgres", db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+        return f"postgres://{user}@{host}:{port}/{db['NAME']}"
     return f"sqlite:///{db['NAME']}"
 
 

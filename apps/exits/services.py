@@ -200,18 +200,20 @@ def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) ->
             continue  # another worker got it
         result.triggered += 1
         claimed.add(exit_id)
-        run_safely(
-            f"exit {exit_id}", result.errors, send_attempt, exit_id=exit_id, broker=broker, actor=actor, now=now,
-            result=result, last=last,
-        )  # fmt: skip
+        context = {"broker": broker, "actor": actor, "now": now, "result": result, "last": last}
+        run_safely(f"exit {exit_id}", result.errors, send_attempt, exit_id=exit_id, **context)
     for exit in in_progress:
         if exit.pk in claimed:
             continue
         result.in_progress += 1
-        last = result.prices.get(exit.symbol)
-        run_safely(
-            f"exit {exit.pk}", result, advance, exit=exit, broker=broker, actor=actor, now=now, result=result, last=last
-        )
+        context = {
+            "broker": broker,
+            "actor": actor,
+            "now": now,
+            "result": result,
+            "last": result.prices.get(exit.symbol),
+        }
+        run_safely(f"exit {exit.pk}", result.errors, advance, exit=exit, **context)
     from apps.exits.stops import sync_stops
 
     sync_stops(broker=broker, actor=actor, now=now, result=result)

@@ -348,10 +348,18 @@ LIMIT_FIELDS = (
 )
 
 
+def _limit_text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")  # 25.5 read back from the database is 25.50000000
+    return str(value)
+
+
 def _limits_snapshot(row: RiskLimits | None) -> dict[str, Any]:
     if row is None:
         return dict.fromkeys(LIMIT_FIELDS)
-    return {name: (None if getattr(row, name) in (None, "") else str(getattr(row, name))) for name in LIMIT_FIELDS}
+    return {name: _limit_text(getattr(row, name)) for name in LIMIT_FIELDS}
 
 
 @transaction.atomic

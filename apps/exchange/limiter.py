@@ -117,7 +117,8 @@ class RedisWindow:
 
 # --- embedded: a ring of slot times in a file, under fcntl.flock ---------------------------------
 
-_HEADER = struct.Struct("<qqq")  # capacity, head (index of the oldest when full), count
+_HEADER = struct.Struct("<qqq")  # capacity, head (index of the oldest), count
+_SLOT = struct.Struct("<d")
 
 
 class FileWindow:
@@ -142,35 +143,37 @@ class FileWindow:
 
     def reserve(self, key: str, budget: Budget, max_wait: float) -> float:
         capacity = budget.calls
-        slot_fmt = struct.Struct(f"<{capacity}d")
+        slot_size = _SLOT.size
         with self._lock:
             fd = self._fd(key)
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                raw = os.pread(fd, _HEADER.size + slot_fmt.size, 0)
-                if len(raw) == _HEADER.size + slot_fmt.size and _HEADER.unpack_from(raw)[0] == capacity:
-                    _, head, count = _HEADER.unpack_from(raw)
-                    slots = list(slot_fmt.unpack_from(raw, _HEADER.size))
-                else:  # new file, or the budget changed: start an empty window
-                    head, count, slots = 0, 0, [0.0] * capacity
+                raw = os.pread(fd, _HEADER.size, 0)
+                stored_capacity, head, count = _HEADER.unpack(raw) if len(raw) == _HEADER.size else (0, 0, 0)
+                if stored_capacity != capacity:  # new file, or the budget changed: start an empty window
+                    os.ftruncate(fd, _HEADER.size + capacity * slot_size)
+                    head, count = 0, 0
+
+                def slot_at(index: int) -> float:
+                    return _SLOT.unpack(os.pread(fd, slot_size, _HEADER.size + index * slot_size))[0]
+
                 now = time.time()
                 slot = now
                 if count:
-                    slot = max(slot, slots[(head - 1) % capacity])
+                    slot = max(slot, slot_at((head + count - 1) % capacity))  # the newest reservation
                 if count >= capacity:
-                    slot = max(slot, slots[head] + budget.period + MARGIN_SEC)
+                    slot = max(slot, slot_at(head) + budget.period + MARGIN_SEC)  # the oldest leaves the window
                 wait = slot - now
                 if wait > max_wait:
                     raise RateLimitWaitExceeded(
                         f"rate limit {key}: would wait {wait:.2f}s > {max_wait}s", retry_after=wait
                     )
                 if count >= capacity:
-                    slots[head] = slot
-                    head = (head + 1) % capacity
+                    index, head = head, (head + 1) % capacity
                 else:
-                    slots[(head + count) % capacity] = slot
-                    count += 1
-                os.pwrite(fd, _HEADER.pack(capacity, head, count) + slot_fmt.pack(*slots), 0)
+                    index, count = (head + count) % capacity, count + 1
+                os.pwrite(fd, _SLOT.pack(slot), _HEADER.size + index * slot_size)
+                os.pwrite(fd, _HEADER.pack(capacity, head, count), 0)
                 return max(wait, 0.0)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)

@@ -153,11 +153,11 @@ async def why_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def _signal_call(function: Callable[..., str], *args) -> str:
-    """A SignalInputError (too few candles, unknown symbol…) is an answer, not a failure."""
+    """Bad input to evaluate (SignalInputError) or unusable candles (FeatureInputError) are answers, not failures."""
     try:
         return await run_sync(function, *args)
-    except Exception as exc:
-        if type(exc).__name__ == "SignalInputError":
+    except ValueError as exc:
+        if type(exc).__name__ in ("SignalInputError", "FeatureInputError"):
             return f"Cannot evaluate: {redact_text(str(exc))[:300]}"
         raise
 

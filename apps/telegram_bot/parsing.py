@@ -6,7 +6,7 @@ from django.conf import settings
 
 from tradebot.config import SYMBOL_RE, TIMEFRAMES
 
-LIMIT_MIN, LIMIT_MAX, LIMIT_DEFAULT = 20, 1000, 200
+LIMIT_MIN, LIMIT_MAX, LIMIT_DEFAULT = 50, 1000, 200  # evaluate accepts 50..1000
 
 USAGE = {
     "help": "/help",

@@ -1,0 +1,121 @@
+"""alert_send enqueues; the task de-duplicates, rate-limits (database or Redis) and delivers with retries."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.telegram_bot.alerts import AlertKind, alert_send
+from apps.telegram_bot.tasks import alert_deliver
+from tests.telegram.conftest import ALERT_CHAT
+
+# The task runs in the test's thread, so the test transaction is enough; on_commit callbacks are captured.
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def eager(django_capture_on_commit_callbacks):
+    """`with eager():` — alert_send's on-commit enqueue runs at the end of the block; Celery runs the task in place."""
+    from contextlib import contextmanager
+
+    from celery_app import app
+
+    @contextmanager
+    def block():
+        app.conf.task_always_eager = True
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                yield
+        finally:
+            app.conf.task_always_eager = False
+
+    return block
+
+
+def deliver(**kwargs) -> str:
+    return alert_deliver.apply(kwargs=kwargs).get()
+
+
+def test_alert_is_delivered_to_the_alert_chat(tg, eager):
+    with eager():
+        sent = alert_send(kind=AlertKind.DRAWDOWN_STOP, text="equity 9400 is 6% below peak 10000", severity="critical")
+    assert sent
+    [call] = tg.sent("sendMessage")
+    assert call.params["chat_id"] == ALERT_CHAT
+    assert call.params["text"] == "🚨 Drawdown stop: trading halted\nequity 9400 is 6% below peak 10000"
+
+
+def test_alert_send_is_a_no_op_without_an_alert_chat(tg, eager, settings):
+    settings.ALERT_TELEGRAM_CHAT_ID = None
+    with eager():
+        assert alert_send(kind="health_down", text="database down") is False
+    assert tg.replies() == []
+
+
+def test_alert_send_never_raises_when_enqueueing_fails(tg, monkeypatch, django_capture_on_commit_callbacks):
+    def broken(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(alert_deliver, "apply_async", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert alert_send(kind="breaker_opened", text="gateio private") is True
+    assert tg.replies() == []
+
+
+def test_alert_waits_for_the_transaction_to_commit(tg, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        alert_send(kind="exit_triggered", text="BTC/USDT stop-loss at 48000")
+    assert tg.replies() == [] and len(callbacks) == 1  # queued only when the transaction commits
+
+
+def test_same_key_is_sent_once_within_the_window(tg, eager):
+    with eager():
+        for _ in range(3):
+            alert_send(kind="reconciliation_discrepancy", text="2 orders unknown to the exchange", key="run-7")
+        alert_send(kind="reconciliation_discrepancy", text="other run", key="run-8")
+    assert len(tg.sent("sendMessage")) == 2
+
+
+def test_same_text_without_key_is_deduplicated(tg):
+    outcomes = [deliver(kind="health_down", text="redis down", key="health_down:x") for _ in range(2)]
+    assert outcomes == ["sent", "deduplicated"]
+
+
+def test_duplicate_after_the_window_is_sent_again(tg, settings):
+    from django.utils import timezone
+
+    from apps.telegram_bot.models import AlertThrottle
+
+    assert deliver(kind="health_up", text="ok", key="k") == "sent"
+    AlertThrottle.objects.filter(name="dedupe:k").update(expires_at=timezone.now())
+    assert deliver(kind="health_up", text="ok", key="k") == "sent"
+
+
+def test_rate_limit_drops_alerts_past_the_budget(tg, settings):
+    settings.TELEGRAM_ALERT_RATE_PER_MIN = 3
+    outcomes = [deliver(kind="exit_filled", text=f"exit {i}", key=f"exit-{i}") for i in range(5)]
+    assert outcomes == ["sent", "sent", "sent", "rate_limited", "rate_limited"]
+    assert len(tg.sent("sendMessage")) == 3
+
+
+@pytest.mark.redis
+def test_dedupe_and_rate_limit_shared_through_redis(tg, settings, redis_url):
+    from apps.telegram_bot.models import AlertThrottle
+
+    settings.REDIS_URL = redis_url
+    settings.TELEGRAM_ALERT_RATE_PER_MIN = 2
+    outcomes = [deliver(kind="breaker_opened", text="x", key=key) for key in ("a", "a", "b", "c")]
+    assert outcomes == ["sent", "deduplicated", "sent", "rate_limited"]
+    assert not AlertThrottle.objects.exists()
+
+
+def test_network_failure_is_retried_then_sent(tg):
+    tg.fail_next("sendMessage", 502, times=2)
+    result = alert_deliver.apply(kwargs={"kind": "breaker_closed", "text": "gateio public", "key": "r1"})
+    assert result.get() == "sent"
+    assert len(tg.sent("sendMessage")) == 3  # two failures, then success; dedupe did not eat the retries
+
+
+def test_bad_request_is_not_retried(tg):
+    tg.fail_next("sendMessage", 400)
+    assert deliver(kind="health_down", text="x", key="bad") == "failed"
+    assert len(tg.sent("sendMessage")) == 1

@@ -30,6 +30,7 @@ S = ProtectiveExit.Status
 R = ProtectiveExit.Reason
 ACTIVE = (S.ARMED, S.TRIGGERED)
 PLACES = Decimal("1e-16")
+SAME_PRICE = Decimal("1e-12")
 
 
 class PositionNotOpen(ValueError):
@@ -114,7 +115,9 @@ def exit_sync(*, position_id: int, actor: Actor) -> ProtectiveExit | None:
         now = timezone.now()
         if position.status == Position.Status.OPEN and position.amount > 0:
             entry = _average_fill_price(position_id)
-            if entry <= 0 or (active is not None and (active.status != S.ARMED or active.entry_price == entry)):
+            # (a tolerance, not ==: SQLite keeps about 15 significant digits of a decimal)
+            unchanged = active is not None and abs(active.entry_price - entry) <= entry * SAME_PRICE
+            if entry <= 0 or (active is not None and (active.status != S.ARMED or unchanged)):
                 return active
             stop, take = exit_levels(position.symbol, entry)
             if active is None:

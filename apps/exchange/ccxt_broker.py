@@ -46,7 +46,7 @@ from apps.exchange.types import (
 )
 
 T = TypeVar("T")
-PAGE_LIMIT = 100  # per page for finished orders and trades (Gate.io accepts up to 1000)
+PAGE_LIMIT = 1000  # per page for finished orders and trades: Gate.io's maximum, so 10,000 orders take 10 calls
 MAX_PAGES = 1000
 
 

@@ -1,0 +1,46 @@
+"""A bounded schemathesis run over the whole API: no 5xx, no undeclared status, every body matches its schema."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from django.test import override_settings
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# /api/backtests answers 501 by design until a backtest engine exists; the status is declared, so the other
+# checks (declared status, content type, body schema) still hold it to the contract.
+NOT_IMPLEMENTED = ("/api/backtests",)
+
+with override_settings(ALLOWED_HOSTS=["*"]):
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", get_wsgi_application())
+
+
+@pytest.fixture
+def wsgi_in_test_transaction():
+    """As Django's test client does: the request signals must not close the test's connection."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        with override_settings(ALLOWED_HOSTS=["*"]):
+            yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_schema(case, wsgi_in_test_transaction, trade_token, broker, trading_on):
+    checks = [c for c in CHECKS if c is not not_a_server_error] if case.path.startswith(NOT_IMPLEMENTED) else CHECKS
+    case.call_and_validate(headers={"Authorization": f"Bearer {trade_token[1]}"}, checks=checks)

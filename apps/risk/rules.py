@@ -299,3 +299,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     MaxDrawdown(),
     PositionSize(),
 )
+
+# MODE=backtest replays entries with a simulated broker and clock: the live gate (which never lets a backtest
+# send orders), the live circuit breaker and the live reconciliation state do not apply to it.
+BACKTEST_RULES: tuple[Rule, ...] = tuple(
+    rule for rule in DEFAULT_RULES if not isinstance(rule, TradingGate | BreakerOpen | UnresolvedDiscrepancies)
+)

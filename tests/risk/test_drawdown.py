@@ -149,3 +149,14 @@ def test_exit_still_allowed_after_the_drawdown_stop(alerts):
     drawdown_update(equity=Decimal("100"), now=NOW)
     verdict = risk_check(symbol="BTC/USDT", side="sell", broker=FakeBroker(), now=NOW)
     assert verdict.allowed and verdict.is_exit
+
+
+def test_periodic_task_uses_the_process_broker(monkeypatch, alerts):
+    from apps.exchange import services as exchange_services
+    from apps.risk.tasks import drawdown_check_task
+
+    broker = FakeBroker(quote_balance=Decimal("2000"))
+    monkeypatch.setattr(exchange_services, "get_broker", lambda: broker)
+    result = drawdown_check_task.apply().get()
+    assert result["equity"] == "2000" and result["breached"] is False
+    assert "fetch_balance" in broker.calls

@@ -132,3 +132,13 @@ def test_custom_rule_list(broker, settings):
 def test_naive_now_is_refused(broker):
     with pytest.raises(ValueError):
         risk_check(symbol="BTC/USDT", side="buy", broker=broker, now=NOW.replace(tzinfo=None))
+
+
+def test_backtest_rules_skip_the_live_gate_but_keep_the_limits(broker, settings):
+    from apps.risk.rules import BACKTEST_RULES
+
+    settings.MODE = "backtest"
+    assert risk_check(symbol="BTC/USDT", side="buy", broker=broker, now=NOW, rules=BACKTEST_RULES).allowed
+    RiskLimits.objects.create(pk=1, hours="01:00-02:00")
+    verdict = risk_check(symbol="BTC/USDT", side="buy", broker=broker, now=NOW, rules=BACKTEST_RULES)
+    assert verdict.rule == "trading_hours"

@@ -1,0 +1,21 @@
+"""The periodic equity check for the drawdown stop (to be put on the beat schedule by apps.operations)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.utils import timezone
+
+
+@shared_task(name="risk.drawdown_check", acks_late=True)
+def drawdown_check_task() -> dict[str, Any]:
+    """Measure equity with the process's broker and update the drawdown stop; returns the state."""
+    from apps.exchange.services import get_broker
+    from apps.risk.services import drawdown_check
+
+    state = drawdown_check(broker=get_broker(), now=timezone.now())
+    return {k: str(v) for k, v in state.details().items()} | {
+        "breached": state.breached,
+        "halted_now": state.halted_now,
+    }

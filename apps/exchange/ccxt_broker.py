@@ -318,22 +318,30 @@ class GateBroker:
 
     def fetch_closed_orders(self, symbol: str, since: datetime) -> list[ExchangeOrder]:
         """Finished orders of `symbol` created since `since`, every page."""
-        self.market(symbol)
-        since_ms = int(since.timestamp() * 1000)
+        market = self.market(symbol)
+        request = {"currency_pair": gateio.to_native(market.symbol), "status": "finished", "limit": PAGE_LIMIT}
+        request["from"] = int(since.timestamp())
+        # The raw endpoint (as for candles): Gate.io's strings straight into parse_order, without ccxt's own
+        # per-order parsing, which costs about 0.2 ms an order and is thrown away (10,000 orders: 2 s of CPU).
         return self._pages(
-            lambda page: self.client.fetch_closed_orders(symbol, since_ms, PAGE_LIMIT, {"page": page}),
-            lambda o: gateio.parse_order(o["info"]),
+            lambda page: self.client.privateSpotGetOrders({**request, "page": page}),
+            gateio.parse_order,
             key=lambda o: o.exchange_order_id,
         )
 
     def fetch_my_trades(self, symbol: str, since: datetime, order_id: str | None = None) -> list[ExchangeTrade]:
         """Our fills of `symbol` since `since` (of one order when `order_id`), every page, fees as charged."""
-        self.market(symbol)
-        since_ms = int(since.timestamp() * 1000)
-        extra = {"order_id": order_id} if order_id else {}
+        market = self.market(symbol)
+        request = {
+            "currency_pair": gateio.to_native(market.symbol),
+            "limit": PAGE_LIMIT,
+            "from": int(since.timestamp()),
+        }
+        if order_id:
+            request["order_id"] = order_id
         trades = self._pages(
-            lambda page: self.client.fetch_my_trades(symbol, since_ms, PAGE_LIMIT, {"page": page, **extra}),
-            lambda t: gateio.parse_trade(t["info"]),
+            lambda page: self.client.privateSpotGetMyTrades({**request, "page": page}),
+            gateio.parse_trade,
             key=lambda t: t.trade_id,
         )
         return [t for t in trades if not order_id or t.exchange_order_id == order_id]

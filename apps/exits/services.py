@@ -196,7 +196,8 @@ def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) ->
             result.prices = {s: t.last for s, t in tickers.items() if t.last is not None and t.last > 0}
         except ExchangeError as exc:
             result.errors.append(f"tickers: {exc}")
-    _remember_precision(broker, sorted(set(symbols) | set(settings.SYMBOLS)))
+        # The markets are loaded for the tickers anyway: learn the traded symbols' price steps for exit_sync.
+        _remember_precision(broker, sorted(set(symbols) | set(settings.SYMBOLS)))
     claimed = set()
     for exit_id, reason, last in _decide(rows, result.prices):
         if not claim(exit_id=exit_id, reason=reason, price=last, now=now, actor=actor):

@@ -21,8 +21,9 @@ def _vwap(position: Position) -> Decimal:
 
 def test_entry_fill_arms_exit_at_levels_from_average_fill_price(broker, buy, sim, settings):
     settings.STOP_LOSS_PCT, settings.TAKE_PROFIT_PCT = Decimal("2.0"), Decimal("4.0")
-    settings.SYMBOLS = ("BTC/USDT",)
-    exits_check(broker=broker, actor=SYSTEM)  # learns the price step of BTC/USDT (0.1)
+    settings.SYMBOLS = ("BTC/USDT", "ETH/USDT")
+    buy(symbol="ETH/USDT", quote="500")
+    exits_check(broker=broker, actor=SYSTEM)  # learns the price step of BTC/USDT (0.1) on the way
     buy(quote="1000")
 
     position = open_position()
@@ -35,15 +36,16 @@ def test_entry_fill_arms_exit_at_levels_from_average_fill_price(broker, buy, sim
 
 
 def test_more_entry_fills_reprice_the_armed_exit(broker, buy, sim, settings):
-    settings.SYMBOLS = ("BTC/USDT",)
+    settings.SYMBOLS = ("BTC/USDT", "ETH/USDT")
+    buy(symbol="ETH/USDT", quote="500")
     exits_check(broker=broker, actor=SYSTEM)
     buy(quote="1000")
-    first = ProtectiveExit.objects.get()
+    first = ProtectiveExit.objects.get(symbol="BTC/USDT")
     sim.set_price("BTC/USDT", Decimal("48000"))
     buy(quote="1000")
 
     position = open_position()
-    exit = ProtectiveExit.objects.get()
+    exit = ProtectiveExit.objects.get(symbol="BTC/USDT")
     assert exit.pk == first.pk and exit.status == "armed"
     vwap = _vwap(position)
     assert Decimal("48000") < vwap < Decimal("50100")

@@ -38,6 +38,18 @@ ABSENCE_GRACE = timedelta(minutes=2)
 WINDOW_MARGIN = timedelta(minutes=5)
 # The window grows to cover our oldest live order, but not beyond what Gate.io lists.
 MAX_WINDOW = timedelta(days=30)
+# What matching needs of our orders (10,000 rows load several times faster without the other money columns).
+LOCAL_FIELDS = (
+    "id",
+    "client_order_id",
+    "exchange_order_id",
+    "symbol",
+    "status",
+    "filled",
+    "fees",
+    "created_at",
+    "updated_at",
+)
 UNRESOLVED_KINDS = {Discrepancy.Kind.EXTERNAL, Discrepancy.Kind.MISSING_ON_EXCHANGE, Discrepancy.Kind.BALANCE}
 
 
@@ -122,12 +134,13 @@ def _load_local(symbol: str, since: datetime, view: SymbolView) -> tuple[LocalIn
     """Our orders of the window (and every live one), matched; then those the exchange lists that were not in
     that set (created just before the window, or imported earlier) in one more query."""
     window = Q(created_at__gte=since - WINDOW_MARGIN) | Q(status__in=[*LIVE_STATUSES, OrderStatus.NEW])
-    index = LocalIndex(Order.objects.filter(symbol=symbol).filter(window))
+    index = LocalIndex(Order.objects.filter(symbol=symbol).filter(window).only(*LOCAL_FIELDS))
     matching = match_orders(view.orders.values(), index)
     if matching.unmatched_exchange:
         ids = [o.exchange_order_id for o in matching.unmatched_exchange]
         texts = [o.client_order_id for o in matching.unmatched_exchange if o.client_order_id]
         extra = Order.objects.filter(symbol=symbol).filter(Q(exchange_order_id__in=ids) | Q(client_order_id__in=texts))
+        extra = extra.only(*LOCAL_FIELDS)
         index.add(extra)
         retry, matching.unmatched_exchange = matching.unmatched_exchange, []
         match_orders(retry, index, matching)

@@ -77,6 +77,7 @@ def _enqueue(payload: dict) -> None:
     except Exception:
         logger.exception("telegram alert dropped: could not enqueue", extra={"kind": payload["kind"]})
         metric_inc("telegram_alerts_total", kind=payload["kind"], outcome="enqueue_failed")
+        metric_inc("telegram_alerts_dropped_total", reason="enqueue_failed")
 
 
 def alert_send(*, kind: str, text: str, key: str | None = None, severity: str = "warning") -> bool:

@@ -27,6 +27,7 @@ from apps.audit.services import audit_record
 from apps.common.redact import redact_text
 from apps.telegram_bot import parsing, replies
 from apps.telegram_bot.confirmations import close_preview, confirmation_decide, confirmation_request
+from apps.telegram_bot.metrics import metric_inc
 from apps.telegram_bot.parsing import USAGE, UsageError
 from apps.telegram_bot.usecases import NotAvailable
 
@@ -95,12 +96,20 @@ def command(name: str) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def wrapped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            outcome = "ok"
             try:
                 await handler(update, context)
             except UsageError as exc:
+                outcome = "usage"
                 await _reply(update, f"Usage: {USAGE[name]} ({exc})")
             except NotAvailable as exc:
+                outcome = "not_available"
                 await _reply(update, f"/{name}: {exc.feature} is not available yet.")
+            except Exception:
+                outcome = "error"
+                raise  # answered by on_error
+            finally:
+                metric_inc("telegram_commands_total", command=name, outcome=outcome)
 
         return wrapped
 

@@ -38,6 +38,7 @@ def _refusal(*, kind: str, key: str) -> str | None:
     else:
         return None
     metric_inc("telegram_alerts_total", kind=kind, outcome=outcome)
+    metric_inc("telegram_alerts_dropped_total", reason=outcome)
     return outcome
 
 

@@ -119,3 +119,15 @@ def test_bad_request_is_not_retried(tg):
     tg.fail_next("sendMessage", 400)
     assert deliver(kind="health_down", text="x", key="bad") == "failed"
     assert len(tg.sent("sendMessage")) == 1
+
+
+def test_outcomes_are_counted_in_metrics(tg):
+    from apps.monitoring.metrics import TELEGRAM_ALERTS, TELEGRAM_ALERTS_DROPPED
+
+    sent = TELEGRAM_ALERTS.labels(kind="exit_filled", outcome="sent")
+    duplicate = TELEGRAM_ALERTS_DROPPED.labels(reason="deduplicated")
+    sent_before, duplicate_before = sent._value.get(), duplicate._value.get()
+    deliver(kind="exit_filled", text="x", key="m")
+    deliver(kind="exit_filled", text="x", key="m")
+    assert sent._value.get() == sent_before + 1
+    assert duplicate._value.get() == duplicate_before + 1

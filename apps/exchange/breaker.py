@@ -201,9 +201,12 @@ class CircuitBreaker:
 
     def before(self) -> bool:
         """Admit a call or raise CircuitOpen; True when the admitted call is the half-open probe."""
+        return self._admit()[0]
+
+    def _admit(self) -> tuple[bool, Snapshot]:
         snap = self.store.load(self.name)
         if snap.state == CLOSED:
-            return False
+            return False, snap
         now = time.time()
         if snap.state == OPEN and snap.opened_at is not None and now - snap.opened_at < self.cooldown:
             raise CircuitOpen(f"circuit {self.name} is open; retry in {self.cooldown - (now - snap.opened_at):.1f}s")
@@ -211,7 +214,7 @@ class CircuitBreaker:
         if transition is None:
             raise CircuitOpen(f"circuit {self.name} is {snap.state}; a probe is in flight")
         self._changed(transition, "cool-down over, one probe let through")
-        return True
+        return True, snap
 
     def check(self) -> None:
         """Raise CircuitOpen while the circuit is open and cooling down; takes no probe, changes nothing."""
@@ -230,7 +233,9 @@ class CircuitBreaker:
             self._changed(transition, f"{transition.failures or 'probe'} failure(s), last: {error}")
 
     def call(self, fn: Callable[[], T]) -> T:
-        probe = self.before()
+        probe, snap = self._admit()
+        # Closed with no failures counted: a success changes nothing, so it writes nothing (the hot path).
+        quiet = not probe and snap.state == CLOSED and snap.failures == 0
         try:
             result = fn()
         except TransientExchangeError as exc:
@@ -240,9 +245,11 @@ class CircuitBreaker:
         except CircuitOpen:
             raise
         except Exception:
-            self.on_success(probe)  # the exchange answered (a business error): it is reachable
+            if not quiet:
+                self.on_success(probe)  # the exchange answered (a business error): it is reachable
             raise
-        self.on_success(probe)
+        if not quiet:
+            self.on_success(probe)
         return result
 
     def state(self) -> str:

@@ -80,20 +80,24 @@ def _request(order: Order) -> OrderRequest:
     )
 
 
-def _transition(order: Order, to: str, actor: Actor, reason: str, *, by_reconciliation: bool = False, **changes):
-    """order_transition when the state machine allows it; otherwise the order unchanged (already further)."""
-    current = Order.objects.get(pk=order.pk)
-    if current.status == to:
-        return current
-    if not is_allowed(current.status, to, by_reconciliation=by_reconciliation):
+def _transition(
+    order: Order, to: str, actor: Actor, reason: str, *, by_reconciliation: bool = False, fresh: bool = False, **changes
+):
+    """order_transition when the state machine allows it; otherwise the order unchanged (already further).
+    `fresh`: `order` was just read or written by us, so its status need not be read again."""
+    current = order if fresh else Order.objects.get(pk=order.pk)
+    if current.status != to and is_allowed(current.status, to, by_reconciliation=by_reconciliation):
+        try:
+            return order_transition(
+                order_id=order.pk, to=to, actor=actor, by_reconciliation=by_reconciliation, reason=reason, **changes
+            )
+        except IllegalTransition:
+            current = Order.objects.get(pk=order.pk)
+    if current.status != to:
         log.info("order %s: not moving %s -> %s (%s)", order.pk, current.status, to, reason)
-        return current
-    try:
-        return order_transition(
-            order_id=order.pk, to=to, actor=actor, by_reconciliation=by_reconciliation, reason=reason, **changes
-        )
-    except IllegalTransition:
-        return Order.objects.get(pk=order.pk)
+    if changes.get("exchange_order_id") and not current.exchange_order_id:
+        current = order_set_exchange_id(order=current, exchange_order_id=changes["exchange_order_id"])
+    return current
 
 
 def order_submit(*, order: Order, broker: Broker, actor: Actor) -> Order:
@@ -216,7 +220,12 @@ def _record(
     *, order: Order, answer: ExchangeOrder, broker: Broker, actor: Actor, reason: str, by_reconciliation: bool = False
 ) -> Order:
     """Record the exchange id, the fills (from the trades, fees as charged) and the exchange's status."""
-    order = order_set_exchange_id(order=order, exchange_order_id=answer.exchange_order_id)
+    changes: dict = {"last_exchange_update_at": timezone.now()}
+    if answer.filled > 0 or order.exchange_order_id or answer.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTED):
+        order = order_set_exchange_id(order=order, exchange_order_id=answer.exchange_order_id)
+    else:
+        changes["exchange_order_id"] = answer.exchange_order_id  # recorded with the status, in one transaction
+    fresh = answer.filled <= 0
     if answer.filled > 0:
         since = (order.submitted_at or order.created_at) - SEARCH_MARGIN
         trades = broker.fetch_my_trades(order.symbol, since, order_id=answer.exchange_order_id)
@@ -237,10 +246,9 @@ def _record(
                     cost=trade.cost,
                 ),
             )
-    changes = {"last_exchange_update_at": timezone.now()}
     if answer.status == OrderStatus.UNKNOWN or answer.status == OrderStatus.SUBMITTED:
         return Order.objects.get(pk=order.pk)
-    return _transition(order, answer.status, actor, reason, by_reconciliation=by_reconciliation, **changes)
+    return _transition(order, answer.status, actor, reason, by_reconciliation=by_reconciliation, fresh=fresh, **changes)
 
 
 def order_refresh(*, order: Order, broker: Broker, actor: Actor, by_reconciliation: bool = False) -> Order:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -21,7 +20,7 @@ from apps.exchange.types import ExchangeOrder, ExchangeTrade
 from apps.reconciliation.discrepancies import Kind, Severity, flag, resolve_for_order
 from apps.reconciliation.matching import fee_differs, needs_work, status_differs
 from apps.reconciliation.models import Discrepancy, ReconciliationRun
-from apps.trading.models import LIVE_STATUSES, TERMINAL_STATUSES, Fill, Order, OrderStatus, OrderType, Origin, Side
+from apps.trading.models import LIVE_STATUSES, Fill, Order, OrderStatus, OrderType, Origin, Side
 from apps.trading.services import (
     FillReport,
     OrderInputError,
@@ -326,8 +325,9 @@ def resolve_absent(ctx: Context, order_id: int, seen_updated_at: datetime) -> Ou
     return outcome
 
 
-def flag_missing_terminal(ctx: Context, order: Order) -> Outcome:
+def flag_missing_terminal(ctx: Context, order_id: int) -> Outcome:
     """A finished order of ours with fills, inside the window, that the exchange's finished list lacks."""
+    order = Order.objects.get(pk=order_id)
     outcome = Outcome(missing=1)
     details = {"status": order.status, "filled": str(order.filled), "note": "filled, yet not in the finished list"}
     outcome.add(
@@ -342,8 +342,3 @@ def flag_missing_terminal(ctx: Context, order: Order) -> Outcome:
         )
     )
     return outcome
-
-
-def is_forgettable(order: Order) -> bool:
-    """Ended with nothing filled: Gate.io drops such orders from its lists, so their absence means nothing."""
-    return order.status in TERMINAL_STATUSES and order.filled == Decimal(0)

@@ -48,6 +48,7 @@ def schedule_entries() -> list[Entry]:
     entries += [
         Entry("protective exits", "exits.check", every_seconds=settings.EXITS_CHECK_INTERVAL_SEC),
         Entry("reconciliation", "reconciliation.reconcile", every_seconds=settings.RECONCILE_INTERVAL_SEC),
+        Entry("drawdown check", "risk.drawdown_check", every_seconds=60),
         Entry("health monitor", "monitoring.health_check", every_seconds=30),
         Entry("database backup", "operations.backup_db", every_seconds=settings.DB_BACKUP_INTERVAL_HOURS * 3600),
     ]

@@ -1,4 +1,4 @@
-"""The periodic equity check for the drawdown stop (to be put on the beat schedule by apps.operations)."""
+"""The periodic equity check for the drawdown stop (on the beat schedule, see apps.operations.schedule)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ def drawdown_check_task() -> dict[str, Any]:
     from apps.exchange.services import get_broker
     from apps.risk.services import drawdown_check
 
-    state = drawdown_check(broker=get_broker(), now=timezone.now())
+    from apps.operations.periodic import run_periodic
+
+    state = run_periodic(
+        "risk.drawdown_check", lambda: drawdown_check(broker=get_broker(), now=timezone.now()), lease_seconds=60
+    )
+    if state is None:
+        return {"skipped": True}
     return {k: str(v) for k, v in state.details().items()} | {
         "breached": state.breached,
         "halted_now": state.halted_now,

@@ -35,14 +35,7 @@ def books(make_order):
         report=FillReport(trade_id="T1", price=Decimal("50000"), amount=Decimal("0.01"), executed_at=timezone.now()),
     )
     position = Position.objects.get()
-    ProtectiveExit.objects.create(
-        position=position,
-        symbol="BTC/USDT",
-        entry_price=Decimal("50000"),
-        stop_loss_price=Decimal("49000"),
-        take_profit_price=Decimal("52000"),
-        armed_at=timezone.now(),
-    )
+    assert ProtectiveExit.objects.filter(position=position, status="armed").exists()  # armed by the fill
     Decision.objects.create(symbol="BTC/USDT", timeframe="1m", action="buy", score=0.5, explanation="test")
     run = ReconciliationRun.objects.create(started_at=timezone.now(), status="ok")
     Discrepancy.objects.create(run=run, symbol="BTC/USDT", kind="status", order=order)

@@ -20,7 +20,7 @@ def test_schedule_has_every_periodic_task(settings):
     assert json.loads(tasks["trading cycle ETH/USDT"].kwargs) == {"symbol": "ETH/USDT", "timeframe": "1m"}
     assert tasks["protective exits"].interval.every == settings.EXITS_CHECK_INTERVAL_SEC
     assert tasks["reconciliation"].interval.every == settings.RECONCILE_INTERVAL_SEC
-    assert {"health monitor", "database backup"} <= set(tasks)
+    assert {"health monitor", "database backup", "drawdown check"} <= set(tasks)
 
 
 @pytest.mark.django_db

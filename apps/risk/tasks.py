@@ -12,9 +12,8 @@ from django.utils import timezone
 def drawdown_check_task() -> dict[str, Any]:
     """Measure equity with the process's broker and update the drawdown stop; returns the state."""
     from apps.exchange.services import get_broker
-    from apps.risk.services import drawdown_check
-
     from apps.operations.periodic import run_periodic
+    from apps.risk.services import drawdown_check
 
     state = run_periodic(
         "risk.drawdown_check", lambda: drawdown_check(broker=get_broker(), now=timezone.now()), lease_seconds=60

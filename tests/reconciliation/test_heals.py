@@ -86,6 +86,9 @@ def test_an_order_cancelled_long_ago_and_forgotten_by_the_exchange_is_cancelled(
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
     assert kinds(later) == ["status"]
+    # From now on its absence is normal: a cancelled order with nothing filled is not flagged.
+    quiet = run(broker, now=timezone.now() + timedelta(minutes=4))
+    assert quiet.status == ReconciliationRun.Status.OK and quiet.missing == 0
 
 
 def test_heals_an_unknown_order_the_exchange_never_received(broker):

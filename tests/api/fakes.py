@@ -25,6 +25,7 @@ class StaticMarketData:
     def __init__(self, seed: int = 7) -> None:
         self.seed = seed
         self.ohlcv_calls = 0
+        self._candles: dict[tuple[str, str, int, int], list[Candle]] = {}
 
     def load_markets(self, reload: bool = False) -> dict[str, Market]:
         return MARKETS
@@ -48,6 +49,13 @@ class StaticMarketData:
         step = int(timeframe[:-1]) * _STEP[timeframe[-1]]
         now = int(datetime.now(UTC).timestamp())
         last_open = now - now % step
+        key = (symbol, timeframe, limit, last_open)
+        if key not in self._candles:  # a cache, as a real candle cache would be: one build per candle period
+            self._candles = {key: self._build(symbol, step, limit, last_open)}
+        return self._candles[key]
+
+    def _build(self, symbol: str, step: int, limit: int, last_open: int) -> list[Candle]:
+        timeframe = f"{step}s"
         rng = random.Random(f"{self.seed}:{symbol}:{timeframe}:{last_open}")
         price = float(PRICES[symbol])
         candles = []

@@ -46,3 +46,12 @@ def test_bad_arguments_exit_2(use_broker, args):
     with pytest.raises(CommandError) as failure:
         call_command("reconcile", *args)
     assert failure.value.returncode == 2
+
+
+def test_the_celery_task_runs_one_pass_and_returns_its_summary(use_broker, settings):
+    from apps.reconciliation.tasks import reconcile_task
+
+    settings.SYMBOLS = ("BTC/USDT",)
+    summary = reconcile_task.run()
+    assert summary["status"] == "ok" and summary["trigger"] == "schedule"
+    assert reconcile_task.name == "reconciliation.reconcile" and reconcile_task.acks_late

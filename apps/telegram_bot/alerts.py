@@ -44,6 +44,16 @@ TITLES = {
     AlertKind.HEALTH_DOWN: "Health: DOWN",
     AlertKind.HEALTH_UP: "Health: back up",
 }
+# Kinds the core sends beyond the list above get a title too; any other kind shows as its own name.
+TITLES.update(
+    {
+        "reconciliation_failed": "Reconciliation failed",
+        "exit_failed": "Protective exit failed",
+        "exit_stuck": "Protective exit stuck",
+        "exit_stop_gone": "Exchange-side stop missing",
+        "exit_stop_fired_late": "Exchange-side stop fired",
+    }
+)
 ICONS = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
 
 

@@ -28,6 +28,7 @@ from apps.reconciliation.healing import Context, Outcome
 from apps.reconciliation.matching import LocalIndex, Matching, load_local, match_orders, needs_trades, needs_work
 from apps.reconciliation.models import Discrepancy, ReconciliationRun
 from apps.trading.models import LIVE_STATUSES, TERMINAL_STATUSES, Order, OrderStatus
+from apps.trading.services import CLIENT_ID_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,10 @@ def _reconcile_symbol(ctx: Context, counter: CallCounter, symbol: str, lookback_
         read_trades(counter, view, max(earliest, ctx.now - MAX_WINDOW))
     # Everything is read: from here on only the database is touched, one order per transaction.
 
-    duplicate_texts = {ex.client_order_id for _, ex in matching.pairs if ex.client_order_id}
+    # Our own client ids (t-tb-…) are unique per order: a second exchange order carrying one was sent twice.
+    duplicate_texts = {
+        ex.client_order_id for _, ex in matching.pairs if (ex.client_order_id or "").startswith(CLIENT_ID_PREFIX)
+    }
     steps = [
         *((order.pk, lambda o=order, e=ex: healing.heal_matched(ctx, o.pk, e, _trades(view, e))) for order, ex in work),
         *(

@@ -198,3 +198,23 @@ def test_a_clean_book_is_ok(rsim, broker, place):
     result = run(broker)
     assert result.status == ReconciliationRun.Status.OK
     assert result.checked == 1 and not result.discrepancies.exists()
+
+
+def test_a_second_exchange_order_with_our_client_id_is_imported_and_flagged_critical(rsim, broker, place):
+    ours = place()
+    twin = rsim.place_order(
+        symbol="BTC/USDT",
+        side="buy",
+        type="limit",
+        amount=Decimal("0.01"),
+        price=Decimal("49000"),
+        text=ours.client_order_id,
+    )
+
+    result = run(broker)
+
+    flagged = result.discrepancies.get(kind="external")
+    assert flagged.exchange_order_id == twin.id and flagged.severity == "critical"
+    assert "sent twice" in flagged.details["note"]
+    ours.refresh_from_db()
+    assert ours.status == OrderStatus.OPEN and ours.exchange_order_id != twin.id

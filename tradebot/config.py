@@ -325,6 +325,7 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "PAPER_FEE_PCT": ("0.2", _decimal_range(Decimal(0), Decimal(10), low_inclusive=True), "a percentage 0-10"),
     "PAPER_SLIPPAGE_BPS": ("5", _decimal_range(Decimal(0), Decimal(1000), low_inclusive=True), "basis points"),
     "SIMULATOR_PORT": ("8765", _int_range(1, 65535), "a TCP port"),
+    "DATA_DIR": ("data", _nonempty, "a directory path (relative paths start at the project folder)"),
     "SIGNAL_WEIGHTS": (
         "ema=0.30,macd=0.25,rsi=0.20,bb=0.15,volume=0.10",
         _signal_weights,
@@ -399,6 +400,8 @@ def load_config(environ: Mapping[str, str] | None = None, *, dotenv: Path | None
         if not values["DEBUG"] and values["MODE"] == "live":
             raise ConfigError("SECRET_KEY", "", "a long random string (required when MODE=live)")
         values["SECRET_KEY"] = _dev_secret_key()
+    data_dir = Path(values["DATA_DIR"])
+    values["DATA_DIR"] = data_dir if data_dir.is_absolute() else BASE_DIR / data_dir
     backup_dir = Path(values["DB_BACKUP_DIR"])
     values["DB_BACKUP_DIR"] = backup_dir if backup_dir.is_absolute() else BASE_DIR / backup_dir
     return Config(**values)

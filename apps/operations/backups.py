@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from apps.monitoring import metrics
+
 log = logging.getLogger(__name__)
 PREFIX = "tradebot-"
 
@@ -63,8 +65,12 @@ def backup_create(
         raise BackupError(f"backups are not supported for the {_vendor()} database")
     partial.replace(target)  # a crash mid-backup never leaves a file that looks complete
     pruned = _prune(directory, keep or settings.DB_BACKUP_KEEP)
+    size = target.stat().st_size
     log.info("database backup written to %s", target)
-    return BackupResult(path=target, size_bytes=target.stat().st_size, pruned=pruned)
+    metrics.BACKUP_RUNS.labels(status="ok").inc()
+    metrics.BACKUP_SIZE.set(size)
+    metrics.BACKUP_AGE.set(0)
+    return BackupResult(path=target, size_bytes=size, pruned=pruned)
 
 
 def backup_restore(*, path: Path) -> None:

@@ -48,9 +48,7 @@ def _record(name: str, status: str, *, error: str = "", started: float | None = 
     if not TaskRun.objects.filter(name=name).update(**updates):
         TaskRun.objects.get_or_create(name=name)
         TaskRun.objects.filter(name=name).update(**updates)
-    try:
+    if status == "skipped":
         from apps.monitoring import metrics
 
-        metrics.record_task_run(name=name, status=status, seconds=duration / 1000)
-    except (ImportError, AttributeError):
-        pass
+        metrics.PERIODIC_SKIPPED.labels(task=name.split(":")[0]).inc()

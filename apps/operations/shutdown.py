@@ -39,9 +39,10 @@ def _on_shutdown(**kwargs) -> None:
     try:
         from apps.monitoring import metrics
 
-        metrics.graceful_shutdown_duration_seconds.observe(duration)
-    except (ImportError, AttributeError):
-        pass
+        metrics.GRACEFUL_SHUTDOWN.labels(process="worker").observe(duration)
+        metrics.SHUTDOWNS.labels(process="worker", outcome="graceful" if duration <= 30 else "slow").inc()
+    except Exception:  # metrics must never stand in the way of exiting
+        log.exception("could not record the shutdown metric")
     try:
         _record_file().write_text(json.dumps({"duration_seconds": round(duration, 3), "at": time.time()}))
     except OSError:

@@ -99,11 +99,15 @@ class Worker:
         raise RuntimeError(f"worker not ready: {self.log.read_text()[-3000:]}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> float:
-        """Signal the worker's process group; returns seconds until it exited."""
+        """SIGTERM to the main process (as `kill`, or systemd's KillMode=mixed, does); SIGKILL to the whole
+        process group (a machine dying). Returns seconds until it exited."""
         if self.proc is None or self.proc.poll() is not None:
             return 0.0
         started = time.monotonic()
-        os.killpg(self.proc.pid, sig)
+        if sig == signal.SIGKILL:
+            os.killpg(self.proc.pid, sig)
+        else:
+            os.kill(self.proc.pid, sig)
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -1,4 +1,4 @@
-"""The periodic reconciliation task (the operations app wraps it as a singleton on the beat schedule)."""
+"""The periodic reconciliation task, a singleton on the beat schedule (see apps.operations.schedule)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ from apps.audit.actors import Actor
 
 
 @shared_task(name="reconciliation.reconcile", acks_late=True)
-def reconcile_task(trigger: str = "schedule") -> dict[str, Any]:
-    """One pass with the process's broker; returns the run's summary."""
+def reconcile_task(trigger: str = "schedule") -> dict[str, Any] | None:
+    """One pass with the process's broker, once at a time across workers; returns the run's summary."""
     from apps.exchange.services import get_broker
+    from apps.operations.periodic import run_periodic
     from apps.reconciliation.selectors import run_summary
     from apps.reconciliation.services import reconcile
 
-    return run_summary(reconcile(broker=get_broker(), actor=Actor.system("reconciliation"), trigger=trigger))
+    run = run_periodic(
+        "reconciliation.reconcile",
+        lambda: reconcile(broker=get_broker(), actor=Actor.system("reconciliation"), trigger=trigger),
+        lease_seconds=600,
+    )
+    return None if run is None else run_summary(run)

@@ -1,0 +1,18 @@
+from django.contrib import admin
+
+from apps.common.admin_mixins import ReadOnlyAdmin
+from apps.telegram_bot.models import AlertThrottle, Confirmation
+
+
+@admin.register(Confirmation)
+class ConfirmationAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "argument", "chat_id", "user_id", "status", "expires_at", "decided_at")
+    list_filter = ("action", "status", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("argument", "chat_id", "nonce")
+    date_hierarchy = "created_at"
+
+
+@admin.register(AlertThrottle)
+class AlertThrottleAdmin(ReadOnlyAdmin):
+    list_display = ("name", "count", "expires_at")
+    search_fields = ("name",)

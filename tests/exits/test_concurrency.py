@@ -1,36 +1,14 @@
 """Two workers running the exits pass at the same moment send one exit order, never two."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from apps.audit.actors import SYSTEM
 from apps.exits.models import ProtectiveExit
 from apps.exits.services import exits_check, position_close
 from apps.trading.models import Order, Position
-
-
-def race(n: int, work) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
+from tests.concurrency import race
 
 
 def _sim_sells(sim) -> int:

@@ -1,36 +1,14 @@
 """Two workers racing for the same transition: exactly one wins (row lock), on the real database."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from apps.audit.actors import SYSTEM
 from apps.trading.models import Fill, Order, OrderStatus
 from apps.trading.services import FillReport, fill_apply, order_transition
 from apps.trading.state import IllegalTransition
-
-
-def race(n: int, work) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
+from tests.concurrency import race
 
 
 @pytest.mark.django_db(transaction=True)

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.monitoring",
     "apps.telegram_bot",
     "apps.operations",
+    "apps.backtest",
 ]
 
 MIDDLEWARE = [

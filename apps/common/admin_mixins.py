@@ -17,3 +17,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class ReadOnlyTabularInline(admin.TabularInline):
+    """Rows shown under their parent (fills under an order, discrepancies under a run), never edited."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return self.fields or [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.common.admin_mixins import ReadOnlyAdmin
+from apps.common.admin_mixins import ReadOnlyAdmin, ReadOnlyTabularInline
 from apps.exchange.models import BreakerState, PaperBalance, PaperOrder, PaperTrade
 
 
@@ -17,15 +17,9 @@ class PaperBalanceAdmin(ReadOnlyAdmin):
     search_fields = ("currency",)
 
 
-class PaperTradeInline(admin.TabularInline):
+class PaperTradeInline(ReadOnlyTabularInline):
     model = PaperTrade
-    extra = 0
-    can_delete = False
     fields = ("trade_id", "price", "amount", "fee", "fee_currency", "is_maker", "executed_at")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(PaperOrder)

@@ -3,20 +3,14 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.services import audit_record
-from apps.common.admin_mixins import ReadOnlyAdmin
+from apps.common.admin_mixins import ReadOnlyAdmin, ReadOnlyTabularInline
 from apps.reconciliation.models import Discrepancy, ReconciliationRun
 
 
-class DiscrepancyInline(admin.TabularInline):
+class DiscrepancyInline(ReadOnlyTabularInline):
     model = Discrepancy
-    extra = 0
-    can_delete = False
     fields = ("symbol", "kind", "severity", "order", "exchange_order_id", "fixed", "resolved", "details")
-    readonly_fields = fields
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ReconciliationRun)

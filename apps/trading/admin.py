@@ -2,20 +2,14 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.common.admin_mixins import ReadOnlyAdmin
+from apps.common.admin_mixins import ReadOnlyAdmin, ReadOnlyTabularInline
 from apps.common.operator_actions import cancel_order, close_position, run_operator_action
 from apps.trading.models import Fill, Order, Position
 
 
-class FillInline(admin.TabularInline):
+class FillInline(ReadOnlyTabularInline):
     model = Fill
-    extra = 0
-    can_delete = False
     fields = ("exchange_trade_id", "price", "amount", "fee", "fee_currency", "is_maker", "executed_at")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Order)
@@ -84,16 +78,10 @@ class FillAdmin(ReadOnlyAdmin):
     list_select_related = ("order",)
 
 
-class OrderInline(admin.TabularInline):
+class OrderInline(ReadOnlyTabularInline):
     model = Order
-    extra = 0
-    can_delete = False
     fields = ("client_order_id", "exchange_order_id", "side", "type", "status", "filled", "average_price", "origin")
-    readonly_fields = fields
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Position)

@@ -1,0 +1,88 @@
+"""Backtest metrics. Money stays Decimal (as strings in JSON); ratios (Sharpe, profit factor) are floats."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from apps.backtest.engine import BacktestResult
+    from apps.backtest.rules import SimBook
+
+PCT = Decimal("0.0001")
+SECONDS_PER_YEAR = 365 * 24 * 3600  # crypto trades every day
+
+
+def _s(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def _pct(part: Decimal, whole: Decimal) -> Decimal:
+    return (part / whole * 100).quantize(PCT) if whole else Decimal(0)
+
+
+def max_drawdown_pct(equity: list[Decimal]) -> Decimal:
+    """The largest fall from a running peak, in percent of that peak."""
+    peak, worst = Decimal(0), Decimal(0)
+    for value in equity:
+        if value > peak:
+            peak = value
+        elif peak > 0:
+            worst = max(worst, (peak - value) / peak)
+    return (worst * 100).quantize(PCT)
+
+
+def sharpe_ratio(equity: list[Decimal], span_seconds: float) -> float | None:
+    """Mean over standard deviation of the per-candle equity returns, annualised by sqrt(candles a year);
+    risk-free rate 0. None with fewer than two returns or no variation."""
+    values = [float(v) for v in equity]
+    returns = [b / a - 1.0 for a, b in zip(values, values[1:], strict=False) if a > 0]
+    if len(returns) < 2:
+        return None
+    mean = math.fsum(returns) / len(returns)
+    variance = math.fsum((r - mean) ** 2 for r in returns) / (len(returns) - 1)
+    if variance <= 0:
+        return None
+    return round(mean / math.sqrt(variance) * math.sqrt(SECONDS_PER_YEAR / span_seconds), 4)
+
+
+def compute_metrics(
+    result: BacktestResult, *, initial_cash: Decimal, span_seconds: float, in_position: int, book: SimBook
+) -> dict[str, Any]:
+    trades = result.trades
+    pnls = [t.pnl for t in trades]
+    wins = [p for p in pnls if p > 0]
+    losses = [p for p in pnls if p < 0]
+    gross_profit, gross_loss = sum(wins, Decimal(0)), sum(losses, Decimal(0))
+    realized = sum(pnls, Decimal(0))
+    fees = sum((t.fees for t in trades), Decimal(0))
+    equity = [value for _, value in result.equity_curve]
+    final = equity[-1] if equity else initial_cash
+    candles = len(result.equity_curve)
+    return {
+        "candles": candles,
+        "decisions": len(result.decisions),
+        "actions": dict(Counter(d.action for d in result.decisions)),
+        "trades": len(trades),
+        "wins": len(wins),
+        "losses": len(losses),
+        "win_rate_pct": _s(_pct(Decimal(len(wins)), Decimal(len(trades)))),
+        "initial_equity": _s(initial_cash),
+        "final_equity": _s(final),
+        "total_return_pct": _s(_pct(final - initial_cash, initial_cash)),
+        "realized_pnl": _s(realized),
+        "gross_profit": _s(gross_profit),
+        "gross_loss": _s(gross_loss),
+        "fees": _s(fees),
+        "average_trade": _s(realized / len(trades)) if trades else "0",
+        "profit_factor": round(float(gross_profit / -gross_loss), 4) if gross_loss else None,
+        "max_drawdown_pct": _s(max_drawdown_pct(equity)),
+        "sharpe": sharpe_ratio(equity, span_seconds),
+        "exposure_pct": _s(_pct(Decimal(in_position), Decimal(candles))),
+        "exits": dict(Counter(t.reason for t in trades)),
+        "blocked": dict(result.blocks),
+        "halted_at": book.halted_at.isoformat() if book.halted_at else None,
+    }

@@ -122,6 +122,7 @@ def install(api: NinjaAPI) -> None:
     for module, name, handler in (
         ("apps.trading.services", "OrderInputError", input_error),
         ("apps.signals.services", "SignalInputError", input_error),
+        ("apps.backtest.services", "BacktestInputError", input_error),
         ("apps.signals.build", "FeatureInputError", feature_error),
         ("apps.trading.state", "IllegalTransition", conflict),
         ("apps.exchange.broker", "ExchangeError", exchange_error),

@@ -229,5 +229,30 @@ class BacktestIn(Schema):
 
     symbol: str = Field(pattern=SYMBOL_PATTERN)
     timeframe: TIMEFRAMES = "1m"
-    since: datetime
-    until: datetime
+    since: datetime = Field(description="first candle's open time (UTC when no offset is given)")
+    until: datetime = Field(description="candles opening before this time")
+    parameters: dict[str, Any] | None = Field(
+        None,
+        description="overrides of the live settings: weights, entry_threshold, exit_threshold, stop_loss_pct, "
+        "take_profit_pct, fee_pct, slippage_bps, initial_cash, window, position_size_usd, max_positions, "
+        "max_drawdown_pct, max_consecutive_losses, loss_cooldown_min, hours",
+    )
+
+
+class BacktestOut(Schema):
+    id: int
+    symbol: str
+    timeframe: str
+    source: str
+    status: Literal["queued", "running", "done", "failed"]
+    since: datetime | None
+    until: datetime | None
+    candles: int
+    parameters: dict[str, Any]
+    metrics: dict[str, Any]
+    trades: list[dict[str, Any]]
+    equity_curve: list[list[str]]
+    error: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -12,12 +12,18 @@ if TYPE_CHECKING:
     from apps.backtest.rules import SimBook
 
 PCT = Decimal("0.0001")
+MONEY = Decimal("1e-8")
 SECONDS_PER_YEAR = 365 * 24 * 3600  # crypto trades every day
 
 
 def _s(value: Decimal) -> str:
     text = format(value.normalize(), "f")
     return "0" if text in ("-0", "") else text
+
+
+def _m(value: Decimal) -> str:
+    """Money in a report: 8 decimals (the trades keep the exact values)."""
+    return _s(value.quantize(MONEY))
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal:
@@ -71,13 +77,13 @@ def compute_metrics(
         "losses": len(losses),
         "win_rate_pct": _s(_pct(Decimal(len(wins)), Decimal(len(trades)))),
         "initial_equity": _s(initial_cash),
-        "final_equity": _s(final),
+        "final_equity": _m(final),
         "total_return_pct": _s(_pct(final - initial_cash, initial_cash)),
-        "realized_pnl": _s(realized),
-        "gross_profit": _s(gross_profit),
-        "gross_loss": _s(gross_loss),
-        "fees": _s(fees),
-        "average_trade": _s(realized / len(trades)) if trades else "0",
+        "realized_pnl": _m(realized),
+        "gross_profit": _m(gross_profit),
+        "gross_loss": _m(gross_loss),
+        "fees": _m(fees),
+        "average_trade": _m(realized / len(trades)) if trades else "0",
         "profit_factor": round(float(gross_profit / -gross_loss), 4) if gross_loss else None,
         "max_drawdown_pct": _s(max_drawdown_pct(equity)),
         "sharpe": sharpe_ratio(equity, span_seconds),

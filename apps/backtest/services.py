@@ -42,7 +42,10 @@ class BacktestInputError(ValueError):
 def _aware(value: datetime, field: str) -> datetime:
     if not isinstance(value, datetime):
         raise BacktestInputError(field, f"{value!r} is not a date and time")
-    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise BacktestInputError(field, f"{value.isoformat()} is outside the supported dates") from None
 
 
 def clean_request(
@@ -63,6 +66,8 @@ def clean_request(
     if since is None or until is None:
         raise BacktestInputError("since" if since is None else "until", "required (or give a CSV file)")
     since, until = _aware(since, "since"), _aware(until, "until")
+    if since >= timezone.now():
+        raise BacktestInputError("since", f"{since.isoformat()} is in the future: no candles yet")
     if until <= since:
         raise BacktestInputError("until", f"{until.isoformat()} must be after since {since.isoformat()}")
     if (until - since) / span > MAX_CANDLES:

@@ -37,14 +37,14 @@ def test_reconcile_answers_a_summary_or_says_it_is_not_there_yet(trader, broker)
         assert "not available yet" in response.json()["detail"]
 
 
-def test_backtests_are_501_until_an_engine_exists(trader):
+def test_backtests_are_queued_and_readable(trader):
     response = trader.post(
         "/api/backtests",
         {"symbol": "BTC/USDT", "timeframe": "1m", "since": "2024-01-01T00:00:00Z", "until": "2024-01-02T00:00:00Z"},
         content_type="application/json",
     )
-    assert response.status_code == 501 and "backtest" in response.json()["detail"]
-    assert trader.get("/api/backtests/1").status_code == 501
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    assert trader.get(f"/api/backtests/{response.json()['id']}").status_code == 200
 
 
 def test_an_unexpected_error_is_a_json_500_without_internals(reader, monkeypatch):

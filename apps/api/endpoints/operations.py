@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
 from ninja import Path, Router
 
 from apps.api.auth import actor_of, read_auth, trade_auth
 from apps.api.endpoints.common import ID_MAX, READ_ERRORS, TRADE_ERRORS, broker
-from apps.api.errors import NotImplementedYet, use_case
-from apps.api.schemas import BacktestIn, ErrorOut, ReasonIn, ReconciliationOut, TradingStatusOut
+from apps.api.errors import use_case
+from apps.api.schemas import BacktestIn, BacktestOut, ErrorOut, ReasonIn, ReconciliationOut, TradingStatusOut
 
 router = Router(tags=["operations"])
 
@@ -87,14 +88,35 @@ def trading_resume(request: HttpRequest, payload: ReasonIn | None = None):
     return status_out()
 
 
-_NO_ENGINE = "backtests through the API are not available: no backtest engine is installed yet (use manage.py backtest)"
+def backtest_out(run: Any) -> dict[str, Any]:
+    fields = ("id", "symbol", "timeframe", "source", "status", "since", "until", "candles", "parameters")
+    more = ("metrics", "trades", "equity_curve", "error", "created_at", "started_at", "finished_at")
+    return {name: getattr(run, name) for name in fields + more}
 
 
-@router.post("/backtests", response={501: ErrorOut, **TRADE_ERRORS}, auth=trade_auth, summary="Start a backtest")
+@router.post("/backtests", response={202: BacktestOut, **TRADE_ERRORS}, auth=trade_auth, summary="Start a backtest")
 def backtest_start(request: HttpRequest, payload: BacktestIn):
-    raise NotImplementedYet(_NO_ENGINE)
+    """Queue a backtest over the exchange's history from `since` to `until`; poll GET /api/backtests/{id}."""
+    from apps.backtest.services import backtest_enqueue
+
+    run = backtest_enqueue(
+        symbol=payload.symbol,
+        timeframe=payload.timeframe,
+        since=payload.since,
+        until=payload.until,
+        params=payload.parameters,
+        actor=actor_of(request),
+    )
+    return 202, backtest_out(run)
 
 
-@router.get("/backtests/{backtest_id}", response={501: ErrorOut, 404: ErrorOut, **READ_ERRORS}, auth=read_auth)
+@router.get(
+    "/backtests/{backtest_id}",
+    response={200: BacktestOut, 404: ErrorOut, **READ_ERRORS},
+    auth=read_auth,
+    summary="A backtest: status, metrics, trades, equity curve",
+)
 def backtest_get(request: HttpRequest, backtest_id: int = Path(..., ge=1, le=ID_MAX)):
-    raise NotImplementedYet(_NO_ENGINE)
+    from apps.backtest.models import BacktestRun
+
+    return backtest_out(get_object_or_404(BacktestRun, pk=backtest_id))

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Path, Router
+from ninja import Path, Router, Status
 
 from apps.api.auth import actor_of, read_auth, trade_auth
 from apps.api.endpoints.common import ID_MAX, READ_ERRORS, TRADE_ERRORS, broker
@@ -107,7 +107,7 @@ def backtest_start(request: HttpRequest, payload: BacktestIn):
         params=payload.parameters,
         actor=actor_of(request),
     )
-    return 202, backtest_out(run)
+    return Status(202, backtest_out(run))
 
 
 @router.get(

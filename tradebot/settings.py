@@ -77,7 +77,10 @@ TEMPLATES = [
 ]
 
 # --- database -------------------------------------------------------------------------------------
-_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)  # noqa: F821 - set from CONFIG above
+# Persistent connections: opening one per request cost more than the request itself (for SQLite, closing the
+# last connection also checkpoints the WAL). Django closes a connection that errored or outlived the age at
+# the next request or task; CONN_HEALTH_CHECKS pings a reused connection once per request before trusting it.
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)  # noqa: F821 - set from CONFIG
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _name = Path(_db["NAME"])
     if not _name.is_absolute():
@@ -92,8 +95,6 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
     }
     _db["TEST"] = {"NAME": str(_name.with_name("test_" + _name.name))}
-else:
-    _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

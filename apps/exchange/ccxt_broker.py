@@ -247,19 +247,9 @@ class GateBroker:
     def fetch_ohlcv(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
         market = self.market(symbol)
         request = {"currency_pair": gateio.to_native(market.symbol), "interval": timeframe, "limit": limit}
-        # The raw endpoint keeps Gate.io's strings: [time, quote volume, close, high, low, open, base volume, ...]
+        # The raw endpoint keeps Gate.io's strings, so nothing goes through a float before it is a Decimal.
         rows = self._read("public", lambda: self.client.publicSpotGetCandlesticks(request))
-        return [
-            Candle(
-                time=gateio.ms_to_datetime(int(row[0]) * 1000),
-                open=Decimal(row[5]),
-                high=Decimal(row[3]),
-                low=Decimal(row[4]),
-                close=Decimal(row[2]),
-                volume=Decimal(row[6]),
-            )
-            for row in rows
-        ]
+        return gateio.parse_candles(rows)
 
     # --- account ---------------------------------------------------------------------------------
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,45 @@ class Candle:
     low: Decimal
     close: Decimal
     volume: Decimal
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_us(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (exact, unlike a float timestamp)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+class Candles(list):
+    """Candles oldest first, which also keep their open times and values as arrays, made once per list.
+
+    Signal features are computed on floats; converting 2,500 Decimals for every decision cost more than the
+    decision itself. A broker that parses the exchange's strings passes the arrays in; otherwise they are
+    made from the Candles on first use. Treat it as read-only: the arrays are not rebuilt on a change.
+    """
+
+    def __init__(
+        self, candles: Iterable[Candle] = (), *, times_us: np.ndarray | None = None, values: np.ndarray | None = None
+    ) -> None:
+        super().__init__(candles)
+        self._times_us = times_us
+        self._values = values
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(open times as int64 microseconds since the epoch, float64 rows open, high, low, close, volume
+        of shape (5, n)). Raises TypeError / ValueError / ArithmeticError for values that are not numbers."""
+        if self._values is None or self._values.shape[1] != len(self):
+            count = len(self)
+            times = np.fromiter((epoch_us(c.time) for c in self), dtype=np.int64, count=count)
+            values = np.fromiter(
+                (float(x) for c in self for x in (c.open, c.high, c.low, c.close, c.volume)),
+                dtype=np.float64,
+                count=5 * count,
+            )
+            self._times_us, self._values = times, values.reshape(count, 5).T.copy()
+        return self._times_us, self._values
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
 from apps.exchange.broker import Broker, ExchangeError
-from apps.exchange.types import Candle
+from apps.exchange.types import Candle, Candles, epoch_us
 from apps.monitoring import metrics
-from apps.signals.build import REQUIRED_CANDLES, FeatureInputError
+from apps.signals.build import REQUIRED_CANDLES, FeatureInputError, Ohlcv, ohlcv_from_arrays
 from apps.signals.models import Decision
 from apps.signals.pipeline import DecisionResult, decide
 from apps.signals.policy import BUY, PREVIOUS_ACTIONS, Thresholds
@@ -26,6 +27,7 @@ __all__ = [
     "DecisionResult",
     "SignalInputError",
     "closed_candles",
+    "closed_series",
     "decide",
     "evaluate",
     "signal_parameters",
@@ -90,6 +92,40 @@ def closed_candles(candles: Sequence[Candle], *, timeframe: str, now: datetime) 
     return closed
 
 
+def _too_few(count: int, *, symbol: str, timeframe: str) -> FeatureInputError:
+    return FeatureInputError(
+        f"the exchange returned {count} closed {timeframe} candles for {symbol}; need {REQUIRED_CANDLES}"
+    )
+
+
+def closed_series(
+    fetched: Sequence[Candle], *, symbol: str, timeframe: str, now: datetime, limit: int
+) -> tuple[list[Candle] | Ohlcv, Candle]:
+    """`closed_candles(fetched)[-limit:]` ready for `decide`, and the last of them. When the broker gave
+    Candles, the selection runs on their arrays and the features get floats with no Decimal converted."""
+    arrays = None
+    if isinstance(fetched, Candles) and timezone.is_aware(now):
+        try:
+            arrays = fetched.arrays()
+        except (TypeError, ValueError, ArithmeticError):
+            pass  # closed_candles and the features report it as they always have
+    if arrays is None:
+        candles = closed_candles(fetched, timeframe=timeframe, now=now)[-limit:]
+        if len(candles) < REQUIRED_CANDLES:
+            raise _too_few(len(candles), symbol=symbol, timeframe=timeframe)
+        return candles, candles[-1]
+    times, values = arrays
+    closed = np.flatnonzero(times + timeframe_delta(timeframe) // timedelta(microseconds=1) <= epoch_us(now))
+    not_increasing = np.flatnonzero(np.diff(times[closed]) <= 0)
+    if not_increasing.size:
+        later = fetched[int(closed[not_increasing[0] + 1])]
+        raise FeatureInputError(f"candle times are not strictly increasing at {later.time.isoformat()}")
+    chosen = closed[-limit:]
+    if len(chosen) < REQUIRED_CANDLES:
+        raise _too_few(len(chosen), symbol=symbol, timeframe=timeframe)
+    return ohlcv_from_arrays(*values[:, chosen]), fetched[int(chosen[-1])]
+
+
 def signal_parameters() -> tuple[dict[str, float], Thresholds]:
     """The weights and thresholds from settings (SIGNAL_WEIGHTS, SIGNAL_ENTRY/EXIT_THRESHOLD)."""
     thresholds = Thresholds(entry=float(settings.SIGNAL_ENTRY_THRESHOLD), exit=float(settings.SIGNAL_EXIT_THRESHOLD))
@@ -133,15 +169,11 @@ def evaluate(
         # One extra candle: the newest one is normally still forming and gets dropped.
         fetched = broker.fetch_ohlcv(symbol, timeframe, limit + 1)
         fetched_at = time.perf_counter()
-        candles = closed_candles(fetched, timeframe=timeframe, now=now)[-limit:]
-        if len(candles) < REQUIRED_CANDLES:
-            raise FeatureInputError(
-                f"the exchange returned {len(candles)} closed {timeframe} candles for {symbol}; need {REQUIRED_CANDLES}"
-            )
+        series, last = closed_series(fetched, symbol=symbol, timeframe=timeframe, now=now, limit=limit)
         if previous_action is None:
             previous_action = _stance_from_book(symbol)
         weights, thresholds = signal_parameters()
-        result = decide(candles, weights=weights, thresholds=thresholds, previous_action=previous_action)
+        result = decide(series, weights=weights, thresholds=thresholds, previous_action=previous_action)
     except FeatureInputError:
         metrics.SIGNAL_ERRORS.labels(reason="candles").inc()
         raise
@@ -150,7 +182,6 @@ def evaluate(
         raise
     decided_at = time.perf_counter()
 
-    last = candles[-1]
     decision = Decision(
         symbol=symbol,
         timeframe=timeframe,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from apps.exchange.broker import InvalidOrder
-from apps.exchange.types import Candle, Market, Ticker
+from apps.exchange.types import Candle, Candles, Market, Ticker
 
 MARKETS = {
     "BTC/USDT": Market("BTC/USDT", "BTC", "USDT", 6, 1, Decimal("0.00001"), Decimal("3")),
@@ -54,7 +54,7 @@ class StaticMarketData:
             self._candles = {key: self._build(symbol, step, limit, last_open)}
         return self._candles[key]
 
-    def _build(self, symbol: str, step: int, limit: int, last_open: int) -> list[Candle]:
+    def _build(self, symbol: str, step: int, limit: int, last_open: int) -> Candles:
         timeframe = f"{step}s"
         rng = random.Random(f"{self.seed}:{symbol}:{timeframe}:{last_open}")
         price = float(PRICES[symbol])
@@ -71,7 +71,7 @@ class StaticMarketData:
                 )
             )
             price = close
-        return candles
+        return Candles(candles)  # like GateBroker's: float arrays made once per list
 
 
 def paper_broker(data: StaticMarketData | None = None):

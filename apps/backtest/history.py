@@ -90,18 +90,7 @@ def candles_from_csv(path: str | Path) -> list[Candle]:
 def _gate_page(broker: Any, symbol: str, timeframe: str, start: int, end: int) -> list[Candle]:
     """One Gate.io candlesticks page by from/to, read like GateBroker.fetch_ohlcv (breaker, retries)."""
     request = {"currency_pair": gateio.to_native(symbol), "interval": timeframe, "from": start, "to": end}
-    rows = broker._read("public", lambda: broker.client.publicSpotGetCandlesticks(request))
-    return [
-        Candle(
-            gateio.ms_to_datetime(int(row[0]) * 1000),
-            Decimal(row[5]),
-            Decimal(row[3]),
-            Decimal(row[4]),
-            Decimal(row[2]),
-            Decimal(row[6]),
-        )
-        for row in rows
-    ]
+    return list(gateio.parse_candles(broker._read("public", lambda: broker.client.publicSpotGetCandlesticks(request))))
 
 
 def candles_from_exchange(

@@ -90,11 +90,14 @@ class BacktestParams:
 
 
 def _decimal(value: Any, key: str, low: Decimal, high: Decimal, *, low_inclusive: bool = False) -> Decimal:
-    if isinstance(value, bool) or isinstance(value, float):
-        value = str(value) if isinstance(value, float) else value
-    number = Decimal(str(value))
+    bound = "from" if low_inclusive else "above"
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ParameterError(key, f"{value!r} must be a number {bound} {low} up to {high}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ParameterError(key, f"{value!r} must be a number {bound} {low} up to {high}") from None
     if not number.is_finite() or number > high or number < low or (number == low and not low_inclusive):
-        bound = "from" if low_inclusive else "above"
         raise ParameterError(key, f"{value!r} must be a number {bound} {low} up to {high}")
     return number
 

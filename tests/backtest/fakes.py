@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from apps.exchange.types import Candle, Market
+from apps.exchange.types import Candle, Candles, Market
 from tests.backtest.candles import MARKET
 
 
@@ -13,8 +13,9 @@ class HistoryBroker:
 
     name = "history"
 
-    def __init__(self, candles: list[Candle], market: Market = MARKET) -> None:
+    def __init__(self, candles: list[Candle], market: Market = MARKET, *, as_arrays: bool = False) -> None:
         self.candles = candles
+        self.as_arrays = as_arrays  # answer as GateBroker does: Candles with their float arrays
         self.upto = len(candles)  # fetch_ohlcv answers as if candles[upto - 1] were the newest
         self._market = market
         self.range_calls = 0
@@ -27,4 +28,5 @@ class HistoryBroker:
         return [c for c in self.candles if since <= c.time < until]
 
     def fetch_ohlcv(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
-        return self.candles[max(0, self.upto - limit) : self.upto]
+        latest = self.candles[max(0, self.upto - limit) : self.upto]
+        return Candles(latest) if self.as_arrays else latest

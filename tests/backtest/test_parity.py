@@ -17,11 +17,12 @@ pytestmark = pytest.mark.django_db
 WINDOW = 60
 
 
+@pytest.mark.parametrize("as_arrays", [False, True], ids=["candle-list", "gate-arrays"])
 @pytest.mark.parametrize("candles", [uptrend(), walk(160, noise=0.004, seed=11)], ids=["uptrend", "noisy"])
-def test_backtest_decisions_equal_evaluate_on_the_same_candles(candles):
+def test_backtest_decisions_equal_evaluate_on_the_same_candles(candles, as_arrays):
     params = BacktestParams.from_settings({"window": WINDOW})
     result = run_backtest(candles, symbol="BTC/USDT", timeframe="1m", market=MARKET, params=params)
-    broker = HistoryBroker(candles)
+    broker = HistoryBroker(candles, as_arrays=as_arrays)
     checked = 0
     for step in result.decisions[::3]:
         broker.upto = step.index + 2  # the newest candle the exchange returns is still forming at `now`

@@ -80,3 +80,33 @@ def make_order(db):
         return order_create(actor=SYSTEM, **params)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_shared_state(settings):
+    """State that outlives a test's database transaction — breaker and limiter windows, leases and the
+    cache in Redis, the process's cached broker and breakers — is cleared before every test, so one test's
+    5xx storm cannot leave the next one facing an open breaker."""
+    from django.core.cache import cache
+
+    from apps.exchange import breaker, limiter, services
+
+    breaker.reset_registry()
+    services.reset_broker()
+    limiter._default = None
+    if not settings.REDIS_URL:
+        cache.clear()  # the per-process memory cache; Redis keys are removed below
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        try:
+            for pattern in ("tb:*", "tradebot:*", ":1:*"):
+                keys = list(client.scan_iter(pattern, count=1000))
+                if keys:
+                    client.delete(*keys)
+        except redis.RedisError:
+            pass  # tests that need Redis say so themselves
+        finally:
+            client.close()
+    yield

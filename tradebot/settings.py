@@ -15,7 +15,7 @@ globals().update(CONFIG.as_settings())
 # prometheus_client picks multiprocess mode when first imported: set PROMETHEUS_MULTIPROC_DIR before that.
 from apps.monitoring.multiproc import ensure_env as _ensure_multiproc  # noqa: E402
 
-PROMETHEUS_MULTIPROC_DIR = _ensure_multiproc()
+PROMETHEUS_MULTIPROC_DIR = _ensure_multiproc(CONFIG.DATA_DIR / "prometheus")
 
 DATA_DIR: Path = CONFIG.DATA_DIR
 DATA_DIR.mkdir(parents=True, exist_ok=True)

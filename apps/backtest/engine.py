@@ -51,6 +51,7 @@ class Trade:
     stop_loss: Decimal
     take_profit: Decimal
     entry_score: float
+    entry_index: int = 0
     exit_time: datetime | None = None
     exit_price: Decimal | None = None
     exit_fee: Decimal = Decimal(0)
@@ -173,7 +174,7 @@ def run_backtest(
         trade.exit_price, trade.exit_time, trade.reason = price, at, reason
         trade.proceeds = trade.amount * price
         trade.exit_fee = trade.proceeds * fee_rate
-        trade.candles_held = index - trade.candles_held + 1
+        trade.candles_held = index - trade.entry_index + 1
         cash += trade.proceeds - trade.exit_fee
         book.position_open, position = False, None
         book.closed.append((at, trade.pnl))
@@ -192,8 +193,7 @@ def run_backtest(
                     cost = amount * price
                     stop, take = exit_levels_for(price, params, market)
                     entry_score = decisions[-1].score if decisions else 0.0
-                    position = Trade(candle.time, price, amount, cost, cost * fee_rate, stop, take, entry_score)
-                    position.candles_held = j  # the entry index until the exit turns it into a count
+                    position = Trade(candle.time, price, amount, cost, cost * fee_rate, stop, take, entry_score, j)
                     cash -= cost + position.entry_fee
                     book.position_open = True
                 else:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.actors import Actor
@@ -25,6 +26,8 @@ from apps.risk.selectors import risk_limits
 from apps.signals.services import SignalInputError, clean_symbol, timeframe_delta
 
 log = logging.getLogger(__name__)
+# The task's hard time limit (apps/backtest/tasks.py): a run `running` for longer lost its worker.
+STALE_RUN_SECONDS = 960
 
 MAX_CURVE_POINTS = 1000
 Status = BacktestRun.Status
@@ -256,10 +259,13 @@ def _send(run_id: int) -> None:
 
 
 def backtest_execute(*, run_id: int, broker: Broker | None = None) -> BacktestRun | None:
-    """Execute a queued run (the task's body). A run another worker already took is left alone."""
-    claimed = BacktestRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=timezone.now()
-    )
+    """Execute a queued run (the task's body). A run another worker is running is left alone; one left
+    `running` longer than the task's hard time limit lost its worker and is taken over (a replay sends
+    nothing, so running it again is safe)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=STALE_RUN_SECONDS)
+    claimable = Q(status=Status.QUEUED) | Q(status=Status.RUNNING, started_at__lt=stale)
+    claimed = BacktestRun.objects.filter(claimable, pk=run_id).update(status=Status.RUNNING, started_at=now)
     if not claimed:
         log.info("backtest #%s is not queued any more; nothing to do", run_id)
         return BacktestRun.objects.filter(pk=run_id).first()

@@ -50,6 +50,24 @@ def test_the_task_leaves_a_run_another_worker_took(trader):
     assert backtest_run_task.apply(args=(run.pk,)).get() == {"id": run.pk, "status": "running"}
 
 
+def test_a_run_whose_worker_died_is_taken_over(trader, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    monkeypatch.setattr(services, "history_broker", lambda: HistoryBroker(CANDLES))
+    run = BacktestRun.objects.create(
+        symbol="BTC/USDT",
+        timeframe="1m",
+        source="exchange",
+        status="running",
+        since=CANDLES[0].time,
+        until=CANDLES[-1].time,
+        started_at=timezone.now() - timedelta(seconds=services.STALE_RUN_SECONDS + 1),
+    )
+    assert backtest_run_task.apply(args=(run.pk,)).get() == {"id": run.pk, "status": "done"}
+
+
 def test_an_exchange_failure_fails_the_run_with_the_reason(trader, monkeypatch, django_capture_on_commit_callbacks):
     from apps.exchange.broker import TransientExchangeError
 

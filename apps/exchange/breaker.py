@@ -10,6 +10,11 @@ REDIS_URL is set (transitions are Lua scripts), otherwise the `BreakerState` row
 conditional UPDATEs so that of several processes exactly one wins each transition (and audits it).
 Every transition is logged, audited and mirrored to `BreakerState`, which the admin and the metric
 `circuit_breaker_state{name,state}` read (see `breaker_states()`).
+
+Each breaker remembers "closed, no failures counted" for CLOSED_TTL seconds, so the hot path (every exchange
+call) does not read the store. Any failure, probe or transition this process sees forgets it at once; a
+breaker opened by *another* process is respected here within CLOSED_TTL (a few more calls may go out in
+that window, each of which counts in the shared store if it fails). `state()` always reads the store.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ T = TypeVar("T")
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 STATES = (CLOSED, OPEN, HALF_OPEN)
 ENDPOINT_CLASSES = ("public", "private_orders", "private_account")
+# How long a process trusts a clean closed state it read, before reading the shared store again.
+CLOSED_TTL = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,9 @@ class Snapshot:
     failures: int
     opened_at: float | None  # epoch seconds
     probe_started_at: float | None
+
+
+_CLEAN = Snapshot(CLOSED, 0, None, None)
 
 
 @dataclass(frozen=True)
@@ -192,19 +202,34 @@ class RedisStore:
 class CircuitBreaker:
     """One breaker; `call(fn)` runs fn unless the circuit is open."""
 
-    def __init__(self, name: str, store: BreakerStore, *, threshold: int, cooldown: float) -> None:
+    def __init__(
+        self, name: str, store: BreakerStore, *, threshold: int, cooldown: float, closed_ttl: float = CLOSED_TTL
+    ) -> None:
         self.name = name
         self.store = store
         self.threshold = threshold
         self.cooldown = cooldown
         self.probe_timeout = max(cooldown, 5.0)  # a probe whose process died is given up after this
+        self.closed_ttl = closed_ttl
+        self._clean_until = 0.0  # time.monotonic() until which "closed, no failures" is trusted unread
+
+    def _load(self) -> Snapshot:
+        if time.monotonic() < self._clean_until:
+            return _CLEAN
+        snap = self.store.load(self.name)
+        if snap.state == CLOSED and snap.failures == 0:
+            self._clean_until = time.monotonic() + self.closed_ttl
+        return snap
+
+    def _forget(self) -> None:
+        self._clean_until = 0.0
 
     def before(self) -> bool:
         """Admit a call or raise CircuitOpen; True when the admitted call is the half-open probe."""
         return self._admit()[0]
 
     def _admit(self) -> tuple[bool, Snapshot]:
-        snap = self.store.load(self.name)
+        snap = self._load()
         if snap.state == CLOSED:
             return False, snap
         now = time.time()
@@ -218,16 +243,18 @@ class CircuitBreaker:
 
     def check(self) -> None:
         """Raise CircuitOpen while the circuit is open and cooling down; takes no probe, changes nothing."""
-        snap = self.store.load(self.name)
+        snap = self._load()
         if snap.state == OPEN and snap.opened_at is not None and time.time() - snap.opened_at < self.cooldown:
             raise CircuitOpen(f"circuit {self.name} is open")
 
     def on_success(self, probe: bool) -> None:
+        self._forget()
         transition = self.store.success(self.name)
         if transition is not None:
             self._changed(transition, "probe succeeded" if probe else "call succeeded")
 
     def on_failure(self, error: BaseException) -> None:
+        self._forget()
         transition = self.store.failure(self.name, self.threshold, f"{type(error).__name__}: {error}")
         if transition is not None:
             self._changed(transition, f"{transition.failures or 'probe'} failure(s), last: {error}")
@@ -256,6 +283,7 @@ class CircuitBreaker:
         return self.store.load(self.name).state
 
     def _changed(self, transition: Transition, why: str) -> None:
+        self._forget()
         level = logging.WARNING if transition.after == OPEN else logging.INFO
         log.log(level, "circuit breaker %s: %s -> %s (%s)", self.name, transition.before, transition.after, why)
         record_transition(self.name, transition, why, mirror=not isinstance(self.store, DbStore))

@@ -89,7 +89,13 @@ def _transition(
     if current.status != to and is_allowed(current.status, to, by_reconciliation=by_reconciliation):
         try:
             return order_transition(
-                order_id=order.pk, to=to, actor=actor, by_reconciliation=by_reconciliation, reason=reason, **changes
+                order_id=order.pk,
+                to=to,
+                actor=actor,
+                by_reconciliation=by_reconciliation,
+                reason=reason,
+                current=current,
+                **changes,
             )
         except IllegalTransition:
             current = Order.objects.get(pk=order.pk)
@@ -120,6 +126,7 @@ def order_submit(*, order: Order, broker: Broker, actor: Actor) -> Order:
             to=OrderStatus.SUBMITTED,
             actor=actor,
             reason="sending to the exchange",
+            current=order,
             amount=prepared.amount,
             quote_amount=prepared.quote_amount,
             price=prepared.price,

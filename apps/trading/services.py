@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import secrets
@@ -10,13 +11,13 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from apps.audit.actors import SYSTEM, Actor
 from apps.audit.services import audit_record
 from apps.trading.models import Fill, Order, OrderStatus, OrderType, Origin, Position, Side
-from apps.trading.state import IllegalTransition, check_transition
+from apps.trading.state import IllegalTransition, check_transition, is_allowed
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,18 @@ def order_create(
     return order
 
 
+_ORDER_FIELDS = frozenset(
+    name for f in Order._meta.concrete_fields if not f.primary_key for name in (f.name, f.attname)
+)
+
+
+def _changed_fields(to: str, changes: dict[str, Any]) -> list[str]:
+    fields = ["status", "updated_at", *(name for name in changes if name in _ORDER_FIELDS)]
+    if to == OrderStatus.SUBMITTED:
+        fields.append("submitted_at")
+    return list(dict.fromkeys(fields))
+
+
 def order_transition(
     *,
     order_id: int,
@@ -146,25 +159,32 @@ def order_transition(
     actor: Actor = SYSTEM,
     by_reconciliation: bool = False,
     reason: str = "",
+    current: Order | None = None,
     **changes: Any,
 ) -> Order:
     """Move an order to status `to`, with optional field changes, under a row lock.
 
     Refuses (IllegalTransition, audited) what the state machine does not allow. Two callers racing
     for the same transition: the first wins, the second finds the new status and is refused.
+    `current`: the caller's copy of the order, just read or returned by order_transition; while the row
+    is still that copy, the transition is one conditional UPDATE and the row is not read again.
     """
+    if current is not None and current.pk == order_id:
+        done = _transition_unchanged(current, to, actor, by_reconciliation, reason, changes)
+        if done is not None:
+            return done
     try:
         with transaction.atomic():
             order = Order.objects.select_for_update().get(pk=order_id)
             before = order_snapshot(order)
             check_transition(order.status, to, by_reconciliation=by_reconciliation, order_id=order.pk)
             order.status = to
-            now = timezone.now()
             if to == OrderStatus.SUBMITTED:
-                order.submitted_at = now
+                order.submitted_at = timezone.now()
             for name, value in changes.items():
                 setattr(order, name, value)
-            order.save()
+            # Only what changed: the row is locked, so no other column can have moved since it was read.
+            order.save(update_fields=_changed_fields(to, changes))
             audit_record(
                 actor=actor,
                 action="order.transition",
@@ -187,6 +207,49 @@ def order_transition(
         )
         log.warning("refused order transition: %s", exc)
         raise
+
+
+_DECIMAL_FIELDS = {f.name: f for f in Order._meta.concrete_fields if isinstance(f, models.DecimalField)}
+
+
+def _as_stored(name: str, value: Any) -> Any:
+    """A Decimal as reading the column gives it back (its decimal places), so the copy reads like the row."""
+    field = _DECIMAL_FIELDS.get(name)
+    if field is None or not isinstance(value, Decimal) or not value.is_finite():
+        return value
+    return value.quantize(Decimal(1).scaleb(-field.decimal_places), context=field.context)
+
+
+def _transition_unchanged(
+    current: Order, to: str, actor: Actor, by_reconciliation: bool, reason: str, changes: dict[str, Any]
+) -> Order | None:
+    """order_transition as one UPDATE ... WHERE status and updated_at are still those of `current` (every
+    write of an order row sets updated_at), plus the audit row, in one transaction. None, with nothing
+    written, when the row has moved on or the state machine refuses: the locked path then decides."""
+    if not is_allowed(current.status, to, by_reconciliation=by_reconciliation):
+        return None
+    order = copy.copy(current)
+    order.status = to
+    order.updated_at = timezone.now()
+    if to == OrderStatus.SUBMITTED:
+        order.submitted_at = order.updated_at
+    for name, value in changes.items():
+        setattr(order, name, _as_stored(name, value))
+    fields = _changed_fields(to, changes)
+    with transaction.atomic():
+        values = {name: changes[name] if name in changes else getattr(order, name) for name in fields}
+        won = Order.objects.filter(pk=current.pk, status=current.status, updated_at=current.updated_at).update(**values)
+        if not won:
+            return None
+        audit_record(
+            actor=actor,
+            action="order.transition",
+            obj=order,
+            before=order_snapshot(current),
+            after=order_snapshot(order),
+            message=reason,
+        )
+    return order
 
 
 def order_set_exchange_id(*, order: Order, exchange_order_id: str) -> Order:

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from apps.audit.actors import SYSTEM
+from apps.audit.models import AuditLog
 from apps.trading.models import Fill, Order, OrderStatus
 from apps.trading.services import FillReport, fill_apply, order_transition
 from apps.trading.state import IllegalTransition
@@ -40,3 +41,20 @@ def test_same_trade_applied_by_four_workers_is_recorded_once(make_order):
     assert not any(isinstance(r, Exception) for r in results), results
     fresh = Order.objects.get(pk=order.pk)
     assert fresh.filled == Decimal("0.4") and fresh.status == OrderStatus.PARTIALLY_FILLED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_callers_holding_the_same_copy_race_and_exactly_one_wins(make_order, require_postgres):
+    order = make_order()
+    order_transition(order_id=order.pk, to=OrderStatus.SUBMITTED)
+    copy = order_transition(order_id=order.pk, to=OrderStatus.OPEN)
+    targets = [OrderStatus.CANCELLED, OrderStatus.FILLED]
+
+    results = race(2, lambda i: order_transition(order_id=order.pk, to=targets[i], current=copy))
+
+    wins = [r for r in results if isinstance(r, Order)]
+    losses = [r for r in results if isinstance(r, IllegalTransition)]
+    assert len(wins) == 1 and len(losses) == 1, results
+    assert Order.objects.get(pk=order.pk).status == wins[0].status
+    actions = AuditLog.objects.filter(object_id=str(order.pk)).values_list("action", flat=True)
+    assert list(actions).count("order.transition_refused") == 1

@@ -46,6 +46,8 @@ from apps.exchange.types import (
 )
 
 T = TypeVar("T")
+# Parameters that make ccxt's create_order send a price-triggered order instead of a plain one.
+_TRIGGER_PARAMS = ("trigger", "triggerPrice", "stopPrice", "stopLossPrice", "takeProfitPrice")
 PAGE_LIMIT = 1000  # per page for finished orders and trades: Gate.io's maximum, so 10,000 orders take 10 calls
 MAX_PAGES = 1000
 
@@ -281,10 +283,16 @@ class GateBroker:
         price = str(prepared.price) if prepared.price is not None else None
 
         def send() -> dict:
-            return self.client.create_order(prepared.symbol, prepared.type, prepared.side, amount, price, params)
+            client = self.client
+            if any(key in params for key in _TRIGGER_PARAMS):  # ccxt sends these to another endpoint
+                return client.create_order(prepared.symbol, prepared.type, prepared.side, amount, price, params)["info"]
+            # What ccxt's create_order does for a plain spot order, without its parse_order, which we would
+            # throw away: our own parser reads Gate.io's answer.
+            client.load_unified_status()
+            request = client.create_order_request(prepared.symbol, prepared.type, prepared.side, amount, price, params)
+            return client.privateSpotPostOrders(request)
 
-        raw = self._write("private_orders", send)
-        return gateio.parse_order(raw["info"])
+        return gateio.parse_order(self._write("private_orders", send))
 
     def fetch_order(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
         self.market(symbol)

@@ -1,11 +1,12 @@
-"""Load test of /health and /api/eval under gunicorn (2 workers), with static candles (no exchange calls).
+"""Load test of /health and /api/eval under gunicorn, with static candles (no exchange calls).
 
-    .venv/bin/python bench/api_load.py [--rate 100] [--duration 20] [--port 8799] [--workers 2]
+    .venv/bin/python bench/api_load.py [--rate 100] [--duration 20] [--port 8799] [--workers N]
 
-Starts gunicorn on tradebot.wsgi with this file as its config (the hooks below put a paper broker over
-in-memory market data into each worker), then drives each endpoint at --rate requests per second from a
-second process for --duration seconds, and prints requests/s and p50 / p95 / p99. Prints only; no assertions.
-Goal: /api/eval p99 <= 25 ms at 100 req/s.
+Starts gunicorn on tradebot.wsgi with this file as its config: the production settings of gunicorn.conf.py
+(workers, worker class, timeouts; WEB_CONCURRENCY or --workers) plus the hooks below, which put a paper
+broker over in-memory market data into each worker. Then drives each endpoint at --rate requests per second
+from a second process for --duration seconds, and prints requests/s and p50 / p95 / p99. Prints only; no
+assertions. Goal: /api/eval p99 <= 25 ms at 100 req/s.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import http.client
 import json
 import os
+import runpy
 import statistics
 import subprocess
 import sys
@@ -24,7 +26,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# --- gunicorn hooks (this file is also the gunicorn config) --------------------------------------------
+# --- gunicorn config: the production one, plus the hooks below -----------------------------------------
+
+sys.path.insert(0, str(ROOT))
+PRODUCTION = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+globals().update({k: v for k, v in PRODUCTION.items() if not k.startswith("_") and k != "os"})
 
 
 def on_starting(server) -> None:
@@ -122,7 +128,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--port", type=int, default=8799)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, help="default: gunicorn.conf.py's (WEB_CONCURRENCY, else 2)")
     args = parser.parse_args()
 
     env = {
@@ -152,8 +158,7 @@ def main() -> None:
         str(Path(__file__).resolve()),
         "--bind",
         f"127.0.0.1:{args.port}",
-        "--workers",
-        str(args.workers),
+        *(["--workers", str(args.workers)] if args.workers else []),
         "--chdir",
         str(ROOT),
         "--log-level",
@@ -166,7 +171,8 @@ def main() -> None:
         eval_path = "/api/eval?symbol=BTC/USDT&timeframe=1m&limit=200"
         _one(args.port, eval_path, auth)  # warm both workers' imports
         _one(args.port, eval_path, auth)
-        print(f"gunicorn {args.workers} workers, target {args.rate:.0f} req/s for {args.duration:.0f} s per endpoint")
+        workers = args.workers or PRODUCTION["workers"]
+        print(f"gunicorn {workers} workers, target {args.rate:.0f} req/s for {args.duration:.0f} s per endpoint")
         for label, path, headers in (
             ("GET /health", "/health", {}),
             ("GET /api/eval (cached candles)", eval_path, auth),

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
@@ -45,7 +45,8 @@ async def run_sync(function: Callable, *args, **kwargs):
         try:
             return function(*args, **kwargs)
         finally:
-            close_old_connections()
+            # Not a request or task thread: close, whatever CONN_MAX_AGE keeps open elsewhere.
+            connections.close_all()
 
     return await sync_to_async(call)()
 

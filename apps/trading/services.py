@@ -217,7 +217,10 @@ def _as_stored(name: str, value: Any) -> Any:
     field = _DECIMAL_FIELDS.get(name)
     if field is None or not isinstance(value, Decimal) or not value.is_finite():
         return value
-    return value.quantize(Decimal(1).scaleb(-field.decimal_places), context=field.context)
+    try:
+        return value.quantize(Decimal(1).scaleb(-field.decimal_places), context=field.context)
+    except InvalidOperation:
+        return value  # too large for the column: the UPDATE reports it, as save() would
 
 
 def _transition_unchanged(

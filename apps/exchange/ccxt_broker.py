@@ -116,6 +116,8 @@ def translate(exc: BaseException, *, write: bool) -> ExchangeError:
         return InvalidOrder(message, label)
     if isinstance(exc, ccxt.BaseError):
         return BusinessError(message, label)
+    # Not ccxt's: our parser choked on the answer (a missing field, a number that is not one).
+    message = f"malformed answer from the exchange: {type(exc).__name__}: {exc}"
     return OutcomeUnknown(message) if write else TransientExchangeError(message)
 
 
@@ -198,6 +200,8 @@ class GateBroker:
 
     @staticmethod
     def _translated(fn: Callable[[], T], *, write: bool) -> T:
+        """Every call parses the answer inside this wrapper, so a malformed answer (a missing field, a number
+        that is not one) becomes an exchange error too: transient for a read, outcome unknown for a write."""
         try:
             return fn()
         except ExchangeError:
@@ -214,8 +218,14 @@ class GateBroker:
     def load_markets(self, reload: bool = False) -> dict[str, Market]:
         with self._markets_lock:
             if self._markets is None or reload:
-                raw = self._read("public", lambda: self.client.load_markets(reload=reload))
-                self._markets = {symbol: gateio.parse_market(m["info"]) for symbol, m in raw.items() if m.get("spot")}
+                self._markets = self._read(
+                    "public",
+                    lambda: {
+                        symbol: gateio.parse_market(m["info"])
+                        for symbol, m in self.client.load_markets(reload=reload).items()
+                        if m.get("spot")
+                    },
+                )
             return self._markets
 
     def market(self, symbol: str) -> Market:
@@ -227,14 +237,17 @@ class GateBroker:
 
     def fetch_ticker(self, symbol: str) -> Ticker:
         self.market(symbol)
-        raw = self._read("public", lambda: self.client.fetch_ticker(symbol))
-        return self._ticker(symbol, raw["info"])
+        return self._read("public", lambda: self._ticker(symbol, self.client.fetch_ticker(symbol)["info"]))
 
     def fetch_tickers(self, symbols: list[str]) -> dict[str, Ticker]:
         for symbol in symbols:
             self.market(symbol)
-        raw = self._read("public", lambda: self.client.fetch_tickers(symbols))
-        return {s: self._ticker(s, t["info"]) for s, t in raw.items() if s in symbols}
+        return self._read(
+            "public",
+            lambda: {
+                s: self._ticker(s, t["info"]) for s, t in self.client.fetch_tickers(symbols).items() if s in symbols
+            },
+        )
 
     @staticmethod
     def _ticker(symbol: str, info: dict) -> Ticker:
@@ -250,21 +263,22 @@ class GateBroker:
         market = self.market(symbol)
         request = {"currency_pair": gateio.to_native(market.symbol), "interval": timeframe, "limit": limit}
         # The raw endpoint keeps Gate.io's strings, so nothing goes through a float before it is a Decimal.
-        rows = self._read("public", lambda: self.client.publicSpotGetCandlesticks(request))
-        return gateio.parse_candles(rows)
+        return self._read("public", lambda: gateio.parse_candles(self.client.publicSpotGetCandlesticks(request)))
 
     # --- account ---------------------------------------------------------------------------------
 
     def fetch_balance(self) -> dict[str, Balance]:
-        raw = self._read("private_account", lambda: self.client.fetch_balance())
-        return {
-            row["currency"]: Balance(
-                currency=row["currency"],
-                free=gateio.dec(row.get("available"), Decimal(0)),
-                used=gateio.dec(row.get("locked"), Decimal(0)),
-            )
-            for row in raw["info"]
-        }
+        def read() -> dict[str, Balance]:
+            return {
+                row["currency"]: Balance(
+                    currency=row["currency"],
+                    free=gateio.dec(row.get("available"), Decimal(0)),
+                    used=gateio.dec(row.get("locked"), Decimal(0)),
+                )
+                for row in self.client.fetch_balance()["info"]
+            }
+
+        return self._read("private_account", read)
 
     # --- orders ----------------------------------------------------------------------------------
 
@@ -292,27 +306,31 @@ class GateBroker:
             request = client.create_order_request(prepared.symbol, prepared.type, prepared.side, amount, price, params)
             return client.privateSpotPostOrders(request)
 
-        return gateio.parse_order(self._write("private_orders", send))
+        return self._write("private_orders", lambda: gateio.parse_order(send()))
 
     def fetch_order(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
         self.market(symbol)
-        raw = self._read("private_orders", lambda: self.client.fetch_order(exchange_order_id, symbol))
-        return gateio.parse_order(raw["info"])
+        return self._read(
+            "private_orders", lambda: gateio.parse_order(self.client.fetch_order(exchange_order_id, symbol)["info"])
+        )
 
     def fetch_order_by_client_id(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
         """Works only while the order is open (Gate.io looks custom ids up among pending orders)."""
         self.market(symbol)
         params = {"clientOrderId": client_order_id}
         try:
-            raw = self._read("private_orders", lambda: self.client.fetch_order(client_order_id, symbol, params))
+            return self._read(
+                "private_orders",
+                lambda: gateio.parse_order(self.client.fetch_order(client_order_id, symbol, params)["info"]),
+            )
         except OrderNotFound:
             return None
-        return gateio.parse_order(raw["info"])
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
         self.market(symbol)
-        raw = self._read("private_orders", lambda: self.client.fetch_open_orders(symbol))
-        return [gateio.parse_order(o["info"]) for o in raw]
+        return self._read(
+            "private_orders", lambda: [gateio.parse_order(o["info"]) for o in self.client.fetch_open_orders(symbol)]
+        )
 
     def fetch_closed_orders(self, symbol: str, since: datetime) -> list[ExchangeOrder]:
         """Finished orders of `symbol` created since `since`, every page."""
@@ -347,9 +365,8 @@ class GateBroker:
     def _pages(self, fetch_page: Callable[[int], list], parse: Callable, key: Callable) -> list:
         seen: dict[str, Any] = {}
         for page in range(1, MAX_PAGES + 1):
-            rows = self._read("private_orders", lambda page=page: fetch_page(page))
-            for row in rows:
-                item = parse(row)
+            rows = self._read("private_orders", lambda page=page: [parse(row) for row in fetch_page(page)])
+            for item in rows:
                 seen.setdefault(key(item), item)
             if len(rows) < PAGE_LIMIT:
                 break
@@ -357,8 +374,9 @@ class GateBroker:
 
     def cancel_order(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
         self.market(symbol)
-        raw = self._write("private_orders", lambda: self.client.cancel_order(exchange_order_id, symbol))
-        return gateio.parse_order(raw["info"])
+        return self._write(
+            "private_orders", lambda: gateio.parse_order(self.client.cancel_order(exchange_order_id, symbol)["info"])
+        )
 
     # --- price-triggered orders (an exchange-side stop) ------------------------------------------
 
@@ -381,9 +399,9 @@ class GateBroker:
         def send() -> dict:
             return self.client.create_order(symbol, "market", side, str(rounded), str(price), params)
 
-        raw = self._write("private_orders", send)
+        raw = self._write("private_orders", lambda: {"id": str(send()["info"]["id"])})
         return TriggerOrder(
-            exchange_order_id=str(raw["info"]["id"]),
+            exchange_order_id=raw["id"],
             symbol=symbol,
             trigger_price=price,
             rule=rule,
@@ -395,11 +413,15 @@ class GateBroker:
     def fetch_trigger_order(self, symbol: str, exchange_order_id: str) -> TriggerOrder:
         self.market(symbol)
         params = {"trigger": True}
-        raw = self._read("private_orders", lambda: self.client.fetch_order(exchange_order_id, symbol, params))
-        return gateio.parse_trigger_order(raw["info"])
+        return self._read(
+            "private_orders",
+            lambda: gateio.parse_trigger_order(self.client.fetch_order(exchange_order_id, symbol, params)["info"]),
+        )
 
     def cancel_trigger_order(self, symbol: str, exchange_order_id: str) -> TriggerOrder:
         self.market(symbol)
         params = {"trigger": True}
-        raw = self._write("private_orders", lambda: self.client.cancel_order(exchange_order_id, symbol, params))
-        return gateio.parse_trigger_order(raw["info"])
+        return self._write(
+            "private_orders",
+            lambda: gateio.parse_trigger_order(self.client.cancel_order(exchange_order_id, symbol, params)["info"]),
+        )

@@ -146,3 +146,21 @@ def test_price_triggered_stop(broker, sim):
     assert broker.fetch_order("BTC/USDT", fired.fired_order_id).side == "sell"
     other = broker.create_trigger_order("BTC/USDT", "sell", D("0.01"), D("60000"), ">=", "t-tb-tp1")
     assert broker.cancel_trigger_order("BTC/USDT", other.exchange_order_id).status == "cancelled"
+
+
+def test_a_malformed_answer_to_a_read_is_a_clear_transient_error(broker):
+    from apps.exchange.broker import TransientExchangeError
+
+    broker.load_markets()
+    broker.client.fetch_ticker = lambda symbol, params=None: {"info": {"last": "not-a-number"}}
+    with pytest.raises(TransientExchangeError, match="malformed answer from the exchange"):
+        broker.fetch_ticker("BTC/USDT")
+
+
+def test_a_malformed_answer_to_an_order_leaves_its_outcome_unknown(broker, sim):
+    from apps.exchange.broker import OutcomeUnknown
+
+    broker.load_markets()
+    broker.client.privateSpotPostOrders = lambda request, params=None: {"unexpected": "shape"}
+    with pytest.raises(OutcomeUnknown, match="malformed answer"):
+        broker.create_order(limit_buy("t-tb-malformed1", amount="0.001", price="40000"))

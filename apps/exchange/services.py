@@ -239,20 +239,7 @@ def _record(
         for trade in trades:
             if trade.exchange_order_id != answer.exchange_order_id:
                 continue
-            fill_apply(
-                order=order,
-                actor=actor,
-                report=FillReport(
-                    trade_id=trade.trade_id,
-                    price=trade.price,
-                    amount=trade.amount,
-                    executed_at=trade.executed_at,
-                    fee=trade.fee,
-                    fee_currency=trade.fee_currency,
-                    is_maker=trade.is_maker,
-                    cost=trade.cost,
-                ),
-            )
+            fill_apply(order=order, actor=actor, report=FillReport.from_trade(trade))
     if answer.status == OrderStatus.UNKNOWN or answer.status == OrderStatus.SUBMITTED:
         return Order.objects.get(pk=order.pk)
     return _transition(order, answer.status, actor, reason, by_reconciliation=by_reconciliation, fresh=fresh, **changes)

@@ -70,16 +70,7 @@ def _exchange_facts(ex: ExchangeOrder) -> dict[str, Any]:
 
 
 def _report(trade: ExchangeTrade) -> FillReport:
-    return FillReport(
-        trade_id=trade.trade_id,
-        price=trade.price,
-        amount=trade.amount,
-        executed_at=trade.executed_at,
-        fee=trade.fee,
-        fee_currency=trade.fee_currency,
-        is_maker=trade.is_maker,
-        cost=trade.cost,
-    )
+    return FillReport.from_trade(trade)
 
 
 def _apply_trades(order: Order, trades: list[ExchangeTrade], actor: Actor) -> tuple[list[str], list[dict]]:

@@ -283,6 +283,20 @@ class FillReport:
     is_maker: bool | None = None
     cost: Decimal | None = None
 
+    @classmethod
+    def from_trade(cls, trade: Any) -> FillReport:
+        """From an exchange trade (apps.exchange.types.ExchangeTrade), fee in the currency charged."""
+        return cls(
+            trade_id=trade.trade_id,
+            price=trade.price,
+            amount=trade.amount,
+            executed_at=trade.executed_at,
+            fee=trade.fee,
+            fee_currency=trade.fee_currency,
+            is_maker=trade.is_maker,
+            cost=trade.cost,
+        )
+
 
 def fill_apply(*, order: Order, report: FillReport, actor: Actor = SYSTEM) -> Fill | None:
     """Record a fill and update the order and its position. The same trade twice changes nothing:

@@ -11,9 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
-from apps.exchange import gateio
 from apps.exchange.broker import Broker
 from apps.exchange.types import Candle
 
@@ -87,33 +85,20 @@ def candles_from_csv(path: str | Path) -> list[Candle]:
     return candles
 
 
-def _gate_page(broker: Any, symbol: str, timeframe: str, start: int, end: int) -> list[Candle]:
-    """One Gate.io candlesticks page by from/to, read like GateBroker.fetch_ohlcv (breaker, retries)."""
-    request = {"currency_pair": gateio.to_native(symbol), "interval": timeframe, "from": start, "to": end}
-    return list(gateio.parse_candles(broker._read("public", lambda: broker.client.publicSpotGetCandlesticks(request))))
-
-
 def candles_from_exchange(
     broker: Broker, *, symbol: str, timeframe: str, since: datetime, until: datetime, span: timedelta, now: datetime
 ) -> list[Candle]:
     """Closed candles opening in [since, until), page by page.
 
-    The Broker interface only has `fetch_ohlcv(limit)` (the latest candles). A broker offering
-    `fetch_ohlcv_range(symbol, timeframe, since, until)` is used as is; Gate.io (also behind the paper
-    broker) is paged with its from/to parameters; any other broker can only serve ranges within its
-    latest 1000 candles."""
+    A broker offering `fetch_ohlcv_range(symbol, timeframe, since, until)` (GateBroker pages Gate.io's
+    from/to; the paper broker reads through it) is used as is; any other broker can only serve ranges
+    within its latest 1000 candles (`fetch_ohlcv`)."""
     source = getattr(broker, "data", broker)  # the paper broker reads market data through `data`
     end = min(until, now - span)  # candles opening after this have not closed
     if end < since:
         return []
     if hasattr(source, "fetch_ohlcv_range"):
         fetched = list(source.fetch_ohlcv_range(symbol, timeframe, since, until))
-    elif hasattr(source, "_read") and hasattr(getattr(source, "client", None), "publicSpotGetCandlesticks"):
-        step = int(span.total_seconds())
-        first, last = int(since.timestamp()), int(end.timestamp())
-        fetched = []
-        for start in range(first, last + 1, step * PAGE_POINTS):
-            fetched.extend(_gate_page(source, symbol, timeframe, start, min(last, start + step * (PAGE_POINTS - 1))))
     else:
         fetched = source.fetch_ohlcv(symbol, timeframe, PAGE_POINTS)
         if fetched and fetched[0].time > since:

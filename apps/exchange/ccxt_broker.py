@@ -50,6 +50,7 @@ T = TypeVar("T")
 _TRIGGER_PARAMS = ("trigger", "triggerPrice", "stopPrice", "stopLossPrice", "takeProfitPrice")
 PAGE_LIMIT = 1000  # per page for finished orders and trades: Gate.io's maximum, so 10,000 orders take 10 calls
 MAX_PAGES = 1000
+CANDLE_PAGE = 1000  # Gate.io answers at most 1000 candles for one from/to range
 
 
 class _GateClient(ccxt.gate):
@@ -265,6 +266,26 @@ class GateBroker:
         # The raw endpoint keeps Gate.io's strings, so nothing goes through a float before it is a Decimal.
         return self._read("public", lambda: gateio.parse_candles(self.client.publicSpotGetCandlesticks(request)))
 
+    def fetch_ohlcv_range(self, symbol: str, timeframe: str, since: datetime, until: datetime) -> list[Candle]:
+        """Candles opening in [since, until), oldest first, paged with Gate.io's from/to (1000 a page).
+        Gate.io keeps about the last 10,000 candles of a timeframe."""
+        market = self.market(symbol)
+        step = gateio.timeframe_seconds(timeframe)
+        first, last = int(since.timestamp()), int(until.timestamp()) - 1
+        candles: dict[datetime, Candle] = {}
+        for start in range(first, last + 1, step * CANDLE_PAGE):
+            request = {
+                "currency_pair": gateio.to_native(market.symbol),
+                "interval": timeframe,
+                "from": start,
+                "to": min(last, start + step * (CANDLE_PAGE - 1)),
+            }
+            page = self._read(
+                "public", lambda r=request: gateio.parse_candles(self.client.publicSpotGetCandlesticks(r))
+            )
+            candles.update((c.time, c) for c in page if since <= c.time < until)
+        return [candles[t] for t in sorted(candles)]
+
     # --- account ---------------------------------------------------------------------------------
 
     def fetch_balance(self) -> dict[str, Balance]:
@@ -327,9 +348,13 @@ class GateBroker:
             return None
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
-        self.market(symbol)
-        return self._read(
-            "private_orders", lambda: [gateio.parse_order(o["info"]) for o in self.client.fetch_open_orders(symbol)]
+        """Every open order of `symbol`, every page (the raw endpoint, as for finished orders)."""
+        market = self.market(symbol)
+        request = {"currency_pair": gateio.to_native(market.symbol), "status": "open", "limit": PAGE_LIMIT}
+        return self._pages(
+            lambda page: self.client.privateSpotGetOrders({**request, "page": page}),
+            gateio.parse_order,
+            key=lambda o: o.exchange_order_id,
         )
 
     def fetch_closed_orders(self, symbol: str, since: datetime) -> list[ExchangeOrder]:

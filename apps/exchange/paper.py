@@ -81,6 +81,9 @@ class PaperBroker:
     def fetch_ohlcv(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
         return self.data.fetch_ohlcv(symbol, timeframe, limit)
 
+    def fetch_ohlcv_range(self, symbol: str, timeframe: str, since: datetime, until: datetime) -> list[Candle]:
+        return self.data.fetch_ohlcv_range(symbol, timeframe, since, until)
+
     # --- balances --------------------------------------------------------------------------------
 
     def _seed(self) -> None:

@@ -16,7 +16,7 @@ from apps.exchange.broker import Broker
 from apps.exchange.types import ExchangeOrder, ExchangeTrade
 
 # Gate.io's open-orders page holds at most 100; a full page may hide more, so absence is not concluded then.
-OPEN_ORDERS_PAGE = 100
+OPEN_ORDERS_LIMIT = 1000 * 1000  # GateBroker: PAGE_LIMIT x MAX_PAGES
 TERMINAL = frozenset({"filled", "cancelled", "rejected", "expired"})
 
 
@@ -92,7 +92,8 @@ def read_orders(counter: CallCounter, symbol: str, since: datetime) -> SymbolVie
         view.add(order)
     for order in finished:
         view.add(order)
-    view.open_complete = len(open_orders) < OPEN_ORDERS_PAGE
+    # The broker returns every page of open orders; a list as long as its whole page budget may be cut short.
+    view.open_complete = len(open_orders) < OPEN_ORDERS_LIMIT
     return view
 
 

@@ -164,3 +164,14 @@ def test_a_malformed_answer_to_an_order_leaves_its_outcome_unknown(broker, sim):
     broker.client.privateSpotPostOrders = lambda request, params=None: {"unexpected": "shape"}
     with pytest.raises(OutcomeUnknown, match="malformed answer"):
         broker.create_order(limit_buy("t-tb-malformed1", amount="0.001", price="40000"))
+
+
+def test_open_orders_are_read_page_by_page(broker, monkeypatch):
+    from apps.exchange import ccxt_broker
+
+    monkeypatch.setattr(ccxt_broker, "PAGE_LIMIT", 2)
+    placed = {
+        broker.create_order(limit_buy(f"t-tb-page{i}", amount="0.001", price="40000")).exchange_order_id
+        for i in range(5)
+    }
+    assert {o.exchange_order_id for o in broker.fetch_open_orders("BTC/USDT")} == placed

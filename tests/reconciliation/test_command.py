@@ -34,7 +34,7 @@ def test_json_prints_one_object(use_broker, capsys):
 
 
 def test_a_failed_run_exits_1(use_broker, rsim, capsys):
-    rsim.faults.set("open_orders", error_rate=1.0)
+    rsim.faults.set("list_orders", error_rate=1.0)
     with pytest.raises(CommandError) as failure:
         call_command("reconcile", "--json", "--symbol", "BTC/USDT")
     assert failure.value.returncode == 1

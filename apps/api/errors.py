@@ -38,10 +38,6 @@ class Unavailable(ApiError):
     status = 503
 
 
-class NotImplementedYet(ApiError):
-    status = 501
-
-
 def use_case(module: str, *names: str) -> Any:
     """Import a colleague's use case lazily; a 503 naming it while it does not exist yet."""
     try:

@@ -15,10 +15,6 @@ from apps.audit.services import audit_record
 log = logging.getLogger(__name__)
 
 
-class NotAvailable(Exception):
-    """The service behind an action is not part of this installation yet."""
-
-
 def run_operator_action(
     request: HttpRequest, action: str, call: Callable[[Actor], Any], *, obj: Any = None, success: str = ""
 ) -> Any:
@@ -27,10 +23,6 @@ def run_operator_action(
     actor = Actor.user(request.user)
     try:
         result = call(actor)
-    except NotAvailable as exc:
-        audit_record(actor=actor, action=f"admin.{action}", obj=obj, message=f"not available: {exc}")
-        messages.warning(request, f"{action}: {exc}")
-        return None
     except Exception as exc:  # shown to the operator; the service left nothing half-written
         log.exception("operator action %s failed", action)
         audit_record(actor=actor, action=f"admin.{action}", obj=obj, message=f"failed: {exc}")
@@ -41,39 +33,21 @@ def run_operator_action(
     return result
 
 
-def _broker():
-    try:
-        from apps.exchange.services import get_broker
-    except ImportError as exc:
-        raise NotAvailable("the exchange layer is not installed yet") from exc
-    return get_broker()
-
-
 def cancel_order(order: Any) -> Callable[[Actor], Any]:
-    def call(actor: Actor) -> Any:
-        try:
-            from apps.exchange.services import order_cancel
-        except ImportError as exc:
-            raise NotAvailable("order cancellation arrives with the exchange layer") from exc
-        return order_cancel(order=order, broker=_broker(), actor=actor)
+    from apps.exchange.services import get_broker, order_cancel
 
-    return call
+    return lambda actor: order_cancel(order=order, broker=get_broker(), actor=actor)
 
 
 def close_position(position: Any) -> Callable[[Actor], Any]:
-    def call(actor: Actor) -> Any:
-        try:
-            from apps.exits.services import position_close
-        except ImportError as exc:
-            raise NotAvailable("closing at market arrives with the protective-exit service") from exc
-        return position_close(position=position, broker=_broker(), actor=actor)
+    from apps.exchange.services import get_broker
+    from apps.exits.services import position_close
 
-    return call
+    return lambda actor: position_close(position=position, broker=get_broker(), actor=actor)
 
 
 def reconcile_now(actor: Actor) -> Any:
-    try:
-        from apps.reconciliation.services import reconcile
-    except ImportError as exc:
-        raise NotAvailable("reconciliation arrives with the trading core") from exc
-    return reconcile(broker=_broker(), actor=actor, trigger="operator")
+    from apps.exchange.services import get_broker
+    from apps.reconciliation.services import reconcile
+
+    return reconcile(broker=get_broker(), actor=actor, trigger="operator")

@@ -21,6 +21,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 MODES = ("paper", "live", "backtest")
 TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d")
+_TIMEFRAME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def timeframe_seconds(timeframe: str) -> int:
+    """The length of one candle in seconds (1m -> 60, 4h -> 14400); ValueError for anything else."""
+    match = re.fullmatch(r"(\d+)([smhd])", timeframe or "")
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f"{timeframe!r} is not a candle timeframe like 1m, 5m, 1h or 1d")
+    return int(match.group(1)) * _TIMEFRAME_UNITS[match.group(2)]
+
+
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,15}/[A-Z0-9]{2,15}$")

@@ -44,6 +44,7 @@ from apps.exchange.types import (
     Ticker,
     TriggerOrder,
 )
+from tradebot.config import timeframe_seconds
 
 T = TypeVar("T")
 # Parameters that make ccxt's create_order send a price-triggered order instead of a plain one.
@@ -270,7 +271,7 @@ class GateBroker:
         """Candles opening in [since, until), oldest first, paged with Gate.io's from/to (1000 a page).
         Gate.io keeps about the last 10,000 candles of a timeframe."""
         market = self.market(symbol)
-        step = gateio.timeframe_seconds(timeframe)
+        step = timeframe_seconds(timeframe)
         first, last = int(since.timestamp()), int(until.timestamp()) - 1
         candles: dict[datetime, Candle] = {}
         for start in range(first, last + 1, step * CANDLE_PAGE):

@@ -290,24 +290,3 @@ def prepare_order(market: Market, request: OrderRequest) -> OrderRequest:
             "INVALID_PARAM_VALUE",
         )
     return replace(request, amount=amount, price=price)
-
-
-TIMEFRAME_SECONDS = {
-    "10s": 10,
-    "1m": 60,
-    "5m": 300,
-    "15m": 900,
-    "30m": 1800,
-    "1h": 3600,
-    "4h": 14400,
-    "8h": 28800,
-    "1d": 86400,
-}
-
-
-def timeframe_seconds(timeframe: str) -> int:
-    """Gate.io's candle interval in seconds (1m -> 60)."""
-    try:
-        return TIMEFRAME_SECONDS[timeframe]
-    except KeyError:
-        raise ValueError(f"{timeframe!r} is not a Gate.io candle interval ({', '.join(TIMEFRAME_SECONDS)})") from None

@@ -19,7 +19,7 @@ from apps.signals.models import Decision
 from apps.signals.pipeline import DecisionResult, decide
 from apps.signals.policy import BUY, PREVIOUS_ACTIONS, Thresholds
 from apps.signals.selectors import explain_text
-from tradebot.config import SYMBOL_RE, TIMEFRAMES
+from tradebot.config import SYMBOL_RE, TIMEFRAMES, timeframe_seconds
 
 __all__ = [
     "MAX_LIMIT",
@@ -37,7 +37,6 @@ __all__ = [
 MIN_LIMIT = 50
 MAX_LIMIT = 1000
 SOURCES = ("cycle", "api", "telegram", "command", "backtest")
-_UNITS = {"m": 60, "h": 3600, "d": 86400}
 
 
 class SignalInputError(ValueError):
@@ -53,7 +52,7 @@ def timeframe_delta(timeframe: str) -> timedelta:
     """The length of one candle, e.g. 5m -> 5 minutes."""
     if timeframe not in TIMEFRAMES:
         raise SignalInputError("timeframe", f"{timeframe!r} is not one of {', '.join(TIMEFRAMES)}")
-    return timedelta(seconds=int(timeframe[:-1]) * _UNITS[timeframe[-1]])
+    return timedelta(seconds=timeframe_seconds(timeframe))
 
 
 def clean_symbol(symbol: str) -> str:

@@ -97,3 +97,18 @@ def test_manage_py_check_stops_on_bad_mode_and_names_it():
     )
     assert result.returncode != 0
     assert "MODE" in result.stderr and "paper, live, backtest" in result.stderr
+
+
+@pytest.mark.parametrize("timeframe,seconds", [("1m", 60), ("15m", 900), ("4h", 14400), ("1d", 86400)])
+def test_timeframe_seconds_is_the_candle_length(timeframe, seconds):
+    from tradebot.config import timeframe_seconds
+
+    assert timeframe_seconds(timeframe) == seconds
+
+
+@pytest.mark.parametrize("bad", ["", "m", "0m", "5w", "1M ", "abc"])
+def test_timeframe_seconds_refuses_what_is_not_a_timeframe(bad):
+    from tradebot.config import timeframe_seconds
+
+    with pytest.raises(ValueError, match="timeframe"):
+        timeframe_seconds(bad)

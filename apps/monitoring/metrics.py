@@ -33,6 +33,10 @@ ORDERS_FILLED = Counter("orders_filled", "Orders that reached status filled", ["
 ORDERS_CANCELLED = Counter("orders_cancelled", "Orders cancelled", ["origin"])
 ORDERS_REJECTED = Counter("orders_rejected", "Orders the exchange refused", ["reason"])
 ORDERS_OUTCOME_UNKNOWN = Counter("orders_outcome_unknown", "Orders sent whose outcome was unknown (timeout)")
+# Label values: the configured SYMBOLS (and any symbol an order was placed in).
+ORDER_RESENDS = Counter(
+    "order_resends", "Orders sent a second time after a lost answer and a search that found nothing", ["symbol"]
+)
 ORDERS_RECONCILED = Counter("orders_reconciled", "Orders corrected or imported by reconciliation", ["kind"])
 ORDER_TRANSITIONS_REFUSED = Counter("order_transitions_refused", "Illegal order status transitions refused")
 FILLS_RECORDED = Counter("fills_recorded", "Fills recorded", ["side"])

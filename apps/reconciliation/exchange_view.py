@@ -98,7 +98,7 @@ class OpenList:
 def read_all_open(counter: CallCounter) -> dict[str, OpenList] | None:
     """Open orders of every pair in one call (GET /spot/open_orders; a pair with more than a page is paged by
     the broker), or None when the broker cannot list all pairs (the paper broker)."""
-    if not hasattr(counter.broker, "fetch_all_open_orders"):
+    if getattr(counter.broker, "fetch_all_open_orders", None) is None:
         return None
     pairs = counter.call("fetch_all_open_orders")
     return {symbol: OpenList(list(p.orders), p.complete) for symbol, p in pairs.items()}

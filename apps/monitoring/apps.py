@@ -13,4 +13,5 @@ class MonitoringConfig(AppConfig):
 
         celery_hooks.connect()
         metrics.init_zero()  # every family from the first scrape, in every process (web, worker, beat)
+        metrics.publish_settings()
         metrics.BUILD_INFO.labels(version=metrics.VERSION, mode=settings.MODE).set(1)

@@ -207,6 +207,15 @@ PERF_BUDGET_EXCEEDED = declare(
     Counter("performance_budget_exceeded", "Timings over their PERF_BUDGET_*_P99_MS budget", ["component"]),
     component=("decision", "order", "flow"),
 )
+PERF_BUDGET_SECONDS = declare(
+    Gauge(
+        "performance_budget_seconds",
+        "The PERF_BUDGET_*_P99_MS budgets in force, seconds (alerts and dashboards compare p99s with them)",
+        ["component"],
+        multiprocess_mode="max",
+    ),
+    component=("decision", "order", "flow"),
+)
 
 # --- risk ----------------------------------------------------------------------------------------------
 RISK_BLOCKS = declare(Counter("risk_blocks", "Entries blocked by a risk rule", ["rule"]), rule=RISK_RULES)
@@ -378,6 +387,9 @@ SHUTDOWNS = declare(
 BACKUP_RUNS = declare(Counter("backup_runs", "Database backups by outcome", ["status"]), status=("ok", "failed"))
 BACKUP_AGE = declare(Gauge("backup_age_seconds", "Age of the newest backup", multiprocess_mode="mostrecent"))
 BACKUP_SIZE = declare(Gauge("backup_size_bytes", "Size of the newest backup", multiprocess_mode="mostrecent"))
+BACKUP_INTERVAL = declare(
+    Gauge("backup_interval_seconds", "DB_BACKUP_INTERVAL_HOURS in force, seconds", multiprocess_mode="max")
+)
 BACKUP_LAST_SUCCESS = declare(
     Gauge("backup_last_success_timestamp_seconds", "When the newest backup was written", multiprocess_mode="max")
 )
@@ -556,6 +568,19 @@ def init_zero() -> int:
                 value.set(0.0, timestamp=ZERO_TIMESTAMP)
         created += len(children)
     return created
+
+
+def publish_settings() -> None:
+    """The settings alert rules compare with (latency budgets, backup interval), as gauges."""
+    from django.conf import settings
+
+    for component in ("decision", "order", "flow"):
+        budget = budget_seconds(component)
+        if budget is not None:
+            PERF_BUDGET_SECONDS.labels(component=component).set(budget)
+    hours = getattr(settings, "DB_BACKUP_INTERVAL_HOURS", None)
+    if hours:
+        BACKUP_INTERVAL.set(float(hours) * 3600)
 
 
 def families() -> list[str]:

@@ -144,6 +144,11 @@ TELEGRAM_COMMANDS = Counter("telegram_commands", "Bot commands handled", ["comma
 API_REQUESTS = Counter("api_requests", "REST API requests", ["endpoint", "method", "status"])
 API_LATENCY = Histogram("api_request_latency_seconds", "REST API latency", ["endpoint", "method"], buckets=FAST)
 API_AUTH_FAILURES = Counter("api_auth_failures", "Refused API credentials", ["reason"])
+# Admin logins (apps.security). reason: password, locked_out, otp, reauth_password, reauth_otp.
+ADMIN_LOGIN_FAILURES = Counter("admin_login_failures", "Refused admin logins and re-authentications", ["reason"])
+ADMIN_LOCKOUTS = Counter("admin_login_lockouts", "Admin login attempts refused by a django-axes lockout")
+# Requests refused at the edge (apps.security). reason: too_large, bad_json, too_deep, duplicate_update.
+REQUESTS_REFUSED = Counter("http_requests_refused", "Requests refused before reaching a view", ["reason"])
 HEALTH_STATUS = Gauge(
     "health_component_status", "0 ok, 1 degraded, 2 down", ["component"], multiprocess_mode="mostrecent"
 )

@@ -98,7 +98,7 @@ RECONCILIATION_ERROR_KINDS = ("exchange", "internal", "order")
 DISCREPANCY_KINDS = ("status", "fill", "fee", "external", "missing_on_exchange", "unknown_resolved", "balance")
 DISCREPANCY_SEVERITIES = ("info", "warning", "critical")
 BREAKER_STATES = ("closed", "open", "half_open")
-ENDPOINT_CLASSES = ("public", "private_orders", "private_account")  # apps.exchange.breaker.ENDPOINT_CLASSES
+ENDPOINT_CLASSES = ("public", "private_orders", "private_account", "private_reads")  # breaker.ENDPOINT_CLASSES
 BREAKERS = tuple(f"gateio:{endpoint}" for endpoint in ENDPOINT_CLASSES)
 # Celery task names (a test keeps them equal to the registered tasks)
 TASKS = (

@@ -92,8 +92,10 @@ def order_create(
     client_order_id: str | None = None,
     decision_id: int | None = None,
     position_id: int | None = None,
+    without_client_id: bool = False,
 ) -> Order:
-    """Record an order in status `new` before anything is sent. Idempotent per intent."""
+    """Record an order in status `new` before anything is sent. Idempotent per intent.
+    `without_client_id`: an order imported from the exchange whose `text` is not a client id (no `t-`)."""
     if intent:
         existing = Order.objects.filter(intent=intent).first()
         if existing is not None:
@@ -120,8 +122,10 @@ def order_create(
             validate_client_order_id(client_order_id)
         except ValueError as exc:
             raise OrderInputError("client_order_id", str(exc)) from exc
-    client_id = client_order_id or new_client_order_id(intent)
-    if Order.objects.filter(client_order_id=client_id).exists():
+    if without_client_id and (origin != Origin.EXTERNAL or client_order_id is not None):
+        raise OrderInputError("client_order_id", "only an external order without a client id may have none")
+    client_id = None if without_client_id else client_order_id or new_client_order_id(intent)
+    if client_id is not None and Order.objects.filter(client_order_id=client_id).exists():
         raise OrderInputError("client_order_id", f"{client_id} is already used")
     order = Order.objects.create(
         client_order_id=client_id,

@@ -26,7 +26,7 @@ def on_login_failed(sender: Any, credentials: dict, request: Any = None, **kwarg
         return
     username = str((credentials or {}).get("username") or "")[:150]
     reason = "locked_out" if getattr(request, "axes_locked_out", False) else "password"
-    metrics.ADMIN_LOGIN_FAILURES.labels(reason=reason).inc()
+    metrics.ADMIN_LOGIN_FAILURES.inc()
     audit_record(
         actor=Actor(type="system", id="", label=f"login:{username}"[:150]),
         action="admin.login_failed",

@@ -93,7 +93,7 @@ class OtpLoginForm(AdminAuthenticationForm):
 
     def _otp_refused(self, user: Any, code: str) -> None:
         """Refuse, count and audit; the failure also feeds django-axes so codes cannot be guessed freely."""
-        metrics.ADMIN_LOGIN_FAILURES.labels(reason="otp").inc()
+        metrics.ADMIN_LOGIN_FAILURES.inc()
         audit_record(
             actor=Actor.user(user), action="admin.login_refused", message=f"second factor: {code.removeprefix('otp_')}"
         )

@@ -87,7 +87,7 @@ class ReauthForm(forms.Form):
         return data
 
     def _refuse(self, reason: str, text: str) -> None:
-        metrics.ADMIN_LOGIN_FAILURES.labels(reason=f"reauth_{reason}").inc()
+        metrics.ADMIN_LOGIN_FAILURES.inc()
         user_login_failed.send(
             sender=__name__, credentials={"username": self.request.user.get_username()}, request=self.request
         )

@@ -115,6 +115,7 @@ class StepDecision:
 _ACTIONS = (HOLD, BUY, SELL)
 _BLOCK_NAMES = [""]  # code 0: not blocked
 _BLOCK_CODES = {"": 0}
+_BULK_LOOKAHEAD = 4096  # candidates answered per array operation
 _BULK_ORDER = ("trading_hours", "consecutive_losses", "max_positions", "max_drawdown", "position_size")
 _RULES = tuple(str(r) for r in Rule)
 _RULE = {str(r): i for i, r in enumerate(Rule)}
@@ -347,7 +348,17 @@ class _Walk:
         rule chain (sizing and cash), or the end."""
         if not self._bulk_rules:
             return k
-        cands = self.buy_candidates[k:]
+        total = self.buy_candidates.shape[0]
+        while k < total:
+            stop = self._refuse_block(k, min(total, k + _BULK_LOOKAHEAD))
+            if stop < min(total, k + _BULK_LOOKAHEAD) or stop >= total:
+                return stop
+            k = stop
+        return k
+
+    def _refuse_block(self, k: int, end: int) -> int:
+        """`_refuse_in_bulk` for candidates k .. end-1 (a bounded look-ahead keeps each call short)."""
+        cands = self.buy_candidates[k:end]
         reasons = np.zeros(cands.shape[0], dtype=np.int8)  # 0: for the chain
         book, limits = self.book, self.params.limits
         if book.halted:

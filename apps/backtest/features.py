@@ -64,6 +64,7 @@ class SeriesFeatures:
         return self.ratio[rows]
 
     def high_volatility(self, rows: np.ndarray) -> np.ndarray:
+        """classify_regime's `volatility_ratio >= 1.5` at candle indices `rows`."""
         return self.volatility_ratio(rows) >= b.HIGH_VOLATILITY_RATIO
 
     def score(self, weights: Mapping[str, float]) -> np.ndarray:
@@ -168,19 +169,23 @@ def _store_live(out: SeriesFeatures, ohlcv: Ohlcv, j: int) -> None:
     out.ratio[j] = features.values["volatility_ratio"]
 
 
-def _volatility_ratio(out: SeriesFeatures, rows: np.ndarray) -> np.ndarray:
-    """Full-window rows only (the others are stored by `_store_live`)."""
+def _atr_matrix(out: SeriesFeatures, rows: np.ndarray) -> np.ndarray:
+    """The window ATR's last min(50, window - 13) values for each full-window decision in `rows`."""
     w_len, pa = out.window, b.ATR_PERIOD
     last = w_len - 1
     count = min(b.VOLATILITY_LOOKBACK, w_len - (pa - 1))
     exponents = np.arange(last - (pa - 1) - count + 1, last - (pa - 1) + 1, dtype=np.float64)
     decay = (1.0 - 1.0 / pa) ** exponents
     recent = np.lib.stride_tricks.sliding_window_view(out.whole_atr, count)  # row i: whole_atr[i .. i+count-1]
+    return recent[rows - count + 1] + out.atr_correction[rows, None] * decay[None, :]
+
+
+def _volatility_ratio(out: SeriesFeatures, rows: np.ndarray) -> np.ndarray:
+    """Full-window rows only (the others are stored by `_store_live`)."""
     result = np.empty(rows.shape[0])
     for lo in range(0, rows.shape[0], _ROWS_PER_CHUNK):
         chunk = rows[lo : lo + _ROWS_PER_CHUNK]
-        matrix = recent[chunk - count + 1] + out.atr_correction[chunk, None] * decay[None, :]
-        usual = np.median(matrix, axis=1)
+        usual = np.median(_atr_matrix(out, chunk), axis=1)
         atr = out.atr[chunk]
         with np.errstate(divide="ignore", invalid="ignore"):
             result[lo : lo + chunk.shape[0]] = np.where(atr > 0, np.where(usual > 0, atr / usual, 0.0), 1.0)

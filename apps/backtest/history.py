@@ -300,11 +300,14 @@ def series_from_exchange(
             )
         )
     path = history_cache_path(cache_dir, key, symbol, timeframe)
-    start = (since - EPOCH) // MS
-    end = min((until - EPOCH) // MS, (now - span - EPOCH) // MS + 1)  # candles that had closed by `now`
+    start, stop = (since - EPOCH) // MS, (until - EPOCH) // MS
+    now_ms, span_ms = (now - EPOCH) // MS, span // MS
+    # Candles opening before now - span have closed: that much of the range can be recorded as covered.
+    # The last span before now is fetched again next time (a candle there may still have been forming).
+    settled = min(stop, now_ms - span_ms)
     columns, covered = _read_cache(path)
     fetched = False
-    for lo, hi in _missing(covered, start, end):
+    for lo, hi in _missing(covered, start, stop):
         got = candles_from_exchange(
             broker,
             symbol=symbol,
@@ -315,12 +318,13 @@ def series_from_exchange(
             now=now,
         )
         columns = _merge(columns, got)
-        covered = _cover(covered, lo, hi)
+        if min(hi, settled) > lo:
+            covered = _cover(covered, lo, min(hi, settled))
         fetched = True
     if fetched:
         _write_cache(path, columns, covered)
     times = columns[0]
-    keep = (times >= start) & (times < end)
+    keep = (times >= start) & (times < stop) & (times + span_ms <= now_ms)
     chosen = [c[keep] for c in columns]
     if chosen[0].shape[0] < REQUIRED_CANDLES:
         return [CandleSeries(chosen[0], Ohlcv(*chosen[1:])).candle(i) for i in range(chosen[0].shape[0])]

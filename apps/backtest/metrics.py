@@ -71,8 +71,8 @@ def sharpe_ratio(equity: Sequence[Decimal] | np.ndarray, span_seconds: float) ->
     returns = after[keep] / before[keep] - 1.0
     if returns.shape[0] < 2:
         return None
-    mean = math.fsum(returns) / returns.shape[0]
-    variance = math.fsum((returns - mean) ** 2) / (returns.shape[0] - 1)
+    mean = float(returns.mean())  # numpy's pairwise sums: a float ratio, rounded to 4 places below
+    variance = float(((returns - mean) ** 2).sum()) / (returns.shape[0] - 1)
     if variance <= 0:
         return None
     return round(mean / math.sqrt(variance) * math.sqrt(SECONDS_PER_YEAR / span_seconds), 4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Callable
 
 import prometheus_client
 from django.conf import settings
@@ -26,12 +27,19 @@ def _bearer(request: HttpRequest) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _api_token_valid(request: HttpRequest) -> bool:
-    """A valid, unrevoked API token of any scope (the API's own check, counted the same way)."""
-    from apps.api.auth import read_auth
+def _nobody(request: HttpRequest) -> bool:
+    return False
 
-    token = _bearer(request)
-    return bool(token) and read_auth.authenticate(request, token) is not None
+
+# Who may see the readiness components: the API app registers its token check here at start-up
+# (apps.api.apps; monitoring does not import the API). Until then, nobody.
+details_allowed: Callable[[HttpRequest], bool] = _nobody
+
+
+def allow_details(check: Callable[[HttpRequest], bool]) -> None:
+    """Register the check deciding who sees /health/ready's components (a valid API token)."""
+    global details_allowed
+    details_allowed = check
 
 
 @require_GET
@@ -40,7 +48,7 @@ def ready(request: HttpRequest) -> JsonResponse:
     their details (hosts, prices, errors), need a valid API token."""
     report = readiness()
     status = 503 if report["status"] == "down" else 200
-    if not _api_token_valid(request):
+    if not details_allowed(request):
         return JsonResponse({"status": report["status"]}, status=status)
     return JsonResponse(report, status=status)
 

@@ -26,7 +26,8 @@ unified_account, text_lookup_grace_sec, cancelled_retention_sec.
 Faults (`sim.faults`, `faults.py`): `set(endpoint, latency_ms=, error_rate=, error_status=, rate_limit_rate=,
 timeout_rate=, disconnect_rate=, drop_response_rate=, late_execution_rate=, late_ms=, times=)` per route name
 (`server.ROUTES`: create_order, get_order, cancel_order, list_orders, open_orders, my_trades, tickers,
-candlesticks, accounts, currency_pairs, ...; `*` for all), `clear()`, `hang_sec`, `drop_mode` ("close" | "hang"), `injected` counts.
+candlesticks, accounts, currency_pairs, ...; `*` for all), `clear()`, `hang_sec`, `drop_mode` ("close" |
+"hang"), `injected` counts, `late` (outcomes of late executions).
 
 Control endpoint (no signing, not rate limited): `GET /_control/state`; `POST /_control/faults` (a rule
 `{"endpoint": "create_order", "drop_response_rate": 1}`, `{"rules": {...}}`, `{"clear": true}`,

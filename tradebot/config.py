@@ -143,6 +143,7 @@ class Config:
     SIGNAL_WEIGHTS: dict[str, float]
     SIGNAL_ENTRY_THRESHOLD: float
     SIGNAL_EXIT_THRESHOLD: float
+    DISPLAY_TIMEZONE: str
     DATA_DIR: Path = field(default=BASE_DIR / "data")
 
     def as_settings(self) -> dict[str, Any]:
@@ -259,6 +260,17 @@ def _float_range(low: float, high: float, *, low_inclusive: bool, high_inclusive
     return parse
 
 
+def _timezone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(name) from exc
+    return name
+
+
 def _signal_weights(text: str) -> dict[str, float]:
     """`ema=0.3,rsi=0.2,...`: every feature named at most once; features not named weigh 0."""
     weights = dict.fromkeys(SIGNAL_FEATURES, 0.0)
@@ -352,6 +364,8 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
         _float_range(-1.0, 1.0, low_inclusive=True, high_inclusive=False),
         "a number from -1 up to (not including) 1, below SIGNAL_ENTRY_THRESHOLD",
     ),
+    # The console shows times in this zone (named on every time); storage, logs and the API stay UTC.
+    "DISPLAY_TIMEZONE": ("UTC", _timezone, "an IANA time zone name such as UTC or Europe/Berlin"),
 }
 
 

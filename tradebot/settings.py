@@ -14,8 +14,10 @@ globals().update(CONFIG.as_settings())
 
 # prometheus_client picks multiprocess mode when first imported: set PROMETHEUS_MULTIPROC_DIR before that.
 from apps.monitoring.multiproc import ensure_env as _ensure_multiproc  # noqa: E402
+from apps.monitoring.multiproc import install as _install_multiproc  # noqa: E402
 
 PROMETHEUS_MULTIPROC_DIR = _ensure_multiproc(CONFIG.DATA_DIR / "prometheus")
+_install_multiproc()  # metric files named by pid and host (containers sharing the folder)
 
 DATA_DIR: Path = CONFIG.DATA_DIR
 DATA_DIR.mkdir(parents=True, exist_ok=True)

@@ -60,12 +60,13 @@ def number(value: object, places: int, currency: str = "") -> str:
 
 
 def signed(value: object, places: int, currency: str = "") -> str:
-    """PnL: always signed (`+12.34 USDT`, `−0.82 USDT`, `0.00 USDT`)."""
+    """PnL: always signed (`+12.34 USDT`, `−0.82 USDT`, `0.00 USDT`); rounded, never "dust"."""
     amount = _decimal(value)
     if amount is None:
         return ""
-    text = number(amount, places, currency)
-    rounded = amount.quantize(Decimal(1).scaleb(-max(0, min(int(places), 16))), rounding=ROUND_HALF_EVEN)
+    places = max(0, min(int(places), 16))
+    rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    text = _grouped(rounded, places) + (f" {currency}" if currency else "")
     return f"+{text}" if rounded > 0 else text
 
 

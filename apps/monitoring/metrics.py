@@ -342,6 +342,19 @@ RATE_LIMITER_WAIT_SECONDS = declare(
     Histogram("rate_limiter_wait_seconds", "Time spent waiting for the limiter", ["bucket"], buckets=FAST),
     bucket=_limiter_buckets,
 )
+RATE_LIMIT_BUDGET_CALLS = declare(
+    Gauge(
+        "rate_limit_budget_calls",
+        "Calls the shared limiter lets through per period",
+        ["bucket"],
+        multiprocess_mode="max",
+    ),
+    bucket=("gateio", "gateio_orders"),
+)
+RATE_LIMIT_BUDGET_PERIOD = declare(
+    Gauge("rate_limit_budget_period_seconds", "The limiter's period per bucket", ["bucket"], multiprocess_mode="max"),
+    bucket=("gateio", "gateio_orders"),
+)
 RATE_LIMITER_REJECTED = declare(
     Counter("rate_limiter_rejected", "Calls refused after RATE_LIMIT_MAX_WAIT_SEC", ["bucket"]),
     bucket=_limiter_buckets,

@@ -11,8 +11,10 @@ from django.http import HttpRequest
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from apps.security.admin_site import SecureAdminSiteMixin
 
-class TradebotAdminSite(admin.AdminSite):
+
+class TradebotAdminSite(SecureAdminSiteMixin, admin.AdminSite):
     site_header = "tradebot operator console"
     site_title = "tradebot"
     index_title = "Dashboard"

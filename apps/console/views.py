@@ -13,6 +13,7 @@ from apps.common.operator_actions import run_operator_action
 from apps.console import format as fmt
 from apps.console.confirm import Confirmation, confirmation_page, confirmed
 from apps.console.selectors import console_broker, dashboard_view, symbol_view
+from apps.security.reauth import live_mode, reauth_gate
 
 REFRESH_SECONDS = 15
 
@@ -83,6 +84,10 @@ def trading_resume(request: HttpRequest, site) -> HttpResponse:
             Confirmation(title="Resume trading?", consequences=lines, submit="Yes, resume trading", cancel_url=index),
             context=site.each_context(request),
         )
+    # confirmed: in live, the password (and code) again (issue 12), then the resume
+    reauth = reauth_gate(request, "trading.resume", when=live_mode)
+    if reauth is not None:
+        return reauth
     run_operator_action(
         request,
         "trading.resume",

@@ -8,6 +8,7 @@ from apps.common.admin_mixins import ReadOnlyAdmin, ReadOnlyTabularInline
 from apps.common.operator_actions import cancel_order, close_position, run_operator_action
 from apps.console.columns import show_decimal
 from apps.console.confirm import Confirmation, confirmation_page, confirmed
+from apps.security.reauth import reauth_gate
 from apps.trading.models import Fill, Order, Position
 
 
@@ -192,6 +193,10 @@ class PositionAdmin(ReadOnlyAdmin):
                 ),
                 context=self.admin_site.each_context(request),
             )
+        # confirmed: then the password (and code) again (issue 12), then the sells
+        reauth = reauth_gate(request, "positions.close")
+        if reauth is not None:
+            return reauth
         if len(open_) < len(positions):
             closed = len(positions) - len(open_)
             messages.info(request, f"{closed} selected position(s) already closed: nothing to sell")

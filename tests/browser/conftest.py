@@ -96,6 +96,17 @@ class ConsolePage:
             lambda resp: self.errors.append(f"HTTP {resp.status}: {resp.url}") if resp.status >= 400 else None,
         )
 
+    def reauth_if_asked(self) -> None:
+        """Pass the re-authentication step (password and a fresh code) when the page asks for it."""
+        from tests.security.helpers import fresh_code
+
+        if self.page.locator("input[name=reauth_password]").count():
+            self.page.fill("input[name=reauth_password]", PASSWORD)
+            if self.page.locator("input[name=reauth_otp]").count():
+                self.page.fill("input[name=reauth_otp]", fresh_code(self.device))
+            self.page.locator("input[name=reauth_password]").press("Enter")
+            self.page.wait_for_load_state("load")
+
     def go(self, path: str):
         response = self.page.goto(self.base_url + path, wait_until="load")
         assert response is not None and response.ok, f"{path}: {response.status if response else 'no response'}"
@@ -120,14 +131,20 @@ class ConsolePage:
 
 @pytest.fixture
 def console_page(browser, live_server, django_user_model, viewport) -> Iterator[ConsolePage]:
-    django_user_model.objects.create_superuser("operator", "op@example.com", PASSWORD)
+    """Logged in through the real login form, with a TOTP code (MODE=live requires the second factor)."""
+    from tests.security.helpers import enrol_totp, fresh_code
+
+    user = django_user_model.objects.create_superuser("operator", "op@example.com", PASSWORD)
+    device = enrol_totp(user)
     context = browser.new_context(viewport=VIEWPORTS[viewport], locale="en-US", timezone_id="UTC")
     context.set_default_timeout(30_000)
     page = context.new_page()
     console = ConsolePage(page, live_server.url, viewport)
+    console.device = device
     console.go("/admin/login/?next=/admin/")
     page.fill("#id_username", "operator")
     page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", fresh_code(device))
     page.click("input[type=submit]")
     page.wait_for_url("**/admin/")
     yield console

@@ -13,8 +13,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def console(client, operator):
-    client.force_login(operator)
+def console(client, operator, history):
+    """Logged in with the second factor, which MODE=live requires."""
+    from tests.security.helpers import enrol_totp, fresh_code, login_with_otp
+
+    assert login_with_otp(client, "operator", "operator-pass-123", fresh_code(enrol_totp(operator))).status_code == 302
     return client
 
 

@@ -69,7 +69,9 @@ def alerts(monkeypatch) -> list[dict]:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_200_lost_create_answers_with_a_3_s_visibility_lag_and_late_execution_leave_exactly_200_orders(lagging, tmp_path, alerts):
+def test_200_lost_create_answers_with_a_3_s_visibility_lag_and_late_execution_leave_exactly_200_orders(
+    lagging, tmp_path, alerts
+):
     sim, server = lagging
     # Every answer is lost: half the orders are created at once, half executed late, just before their
     # x-gate-exptime (the latest Gate.io may run them), each invisible for LAG seconds after that.

@@ -21,10 +21,10 @@ STOP_BUDGET_SEC = 30  # README: graceful shutdown within 30 s
 
 def readme_commands() -> dict[str, list[str]]:
     """The "What runs" table of the README: process → command."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## What runs\n", 1)[1].split("\n## ", 1)[0]
     commands = {}
-    for name, command in re.findall(
-        r"^\| (\w+)(?: \(optional\))? \| `([^`]+)`", (ROOT / "README.md").read_text(), re.M
-    ):
+    for name, command in re.findall(r"^\| (\w+)(?: \(optional\))? \| `([^`]+)`", section, re.M):
         commands[name] = shlex.split(command)
     return commands
 
@@ -149,3 +149,18 @@ def test_systemd_units_run_the_readme_commands_with_the_stop_budget():
     assert seconds(unit("tradebot-web.service")["Service"]["TimeoutStopSec"]) >= 25
     readme_text = (ROOT / "README.md").read_text()
     assert f"TimeoutStopSec={STOP_BUDGET_SEC}" in readme_text
+
+
+def test_gunicorn_listens_on_the_platforms_port_unless_told_otherwise(monkeypatch):
+    import runpy
+
+    def bind(**env: str) -> str:
+        for name in ("GUNICORN_BIND", "PORT"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"]
+
+    assert bind() == "127.0.0.1:8000"
+    assert bind(PORT="7777") == "0.0.0.0:7777"  # Railway / Heroku
+    assert bind(PORT="7777", GUNICORN_BIND="127.0.0.1:9000") == "127.0.0.1:9000"

@@ -4,7 +4,6 @@ the database, the admin, the API schema, readiness details, metrics or the simul
 from __future__ import annotations
 
 import json
-from io import StringIO
 
 import pytest
 from django.test import Client, override_settings

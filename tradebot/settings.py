@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.telegram_bot",
     "apps.operations",
     "apps.backtest",
+    "apps.console",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +67,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "apps.security.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.console.middleware.DisplayTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -159,6 +161,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# The console's date and time formats (seconds, zone named): apps/console/formats/.
+FORMAT_MODULE_PATH = ["apps.console.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

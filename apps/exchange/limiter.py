@@ -26,12 +26,15 @@ from pathlib import Path
 from typing import Protocol
 
 from apps.exchange.broker import RateLimitWaitExceeded
+from apps.operations.shutdown import check_interruptible, stop_requested
 
 log = logging.getLogger(__name__)
 
 # Reserve a little after the oldest call leaves the window, so a request that crosses the network faster
 # than the one before it still lands outside the exchange's window.
 MARGIN_SEC = 0.002
+# The longest wait for a slot once the worker was asked to stop (it has 30 s in all).
+STOPPING_MAX_WAIT_SEC = 2.0
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,9 @@ class RateLimiter:
         would be longer than `max_wait` (RATE_LIMIT_MAX_WAIT_SEC by default); then nothing is reserved."""
         chosen = budget or self.budgets[bucket.split(":", 1)[0]]
         bound = self.max_wait if max_wait is None else max_wait
+        check_interruptible(f"before a call in {bucket}")
+        if stop_requested():  # the worker is stopping: no long wait may eat its 30 s
+            bound = min(bound, STOPPING_MAX_WAIT_SEC)
         try:
             wait = self.store.reserve(bucket, chosen, bound)
         except RateLimitWaitExceeded:

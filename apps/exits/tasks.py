@@ -12,6 +12,6 @@ def exits_check_task() -> dict | None:
     from apps.exits.services import exits_check
 
     result = run_periodic(
-        "exits.check", lambda: exits_check(broker=get_broker(), actor=Actor.system("exits")), lease_seconds=60
+        "exits.check", lambda: exits_check(broker=get_broker(), actor=Actor.system("exits"))
     )
     return None if result is None else result.as_dict()

@@ -6,8 +6,19 @@ from typing import Any
 
 
 def on_starting(server: Any) -> None:
-    """In the master, before any worker: multiprocess mode on, files of exited processes removed."""
+    """In the master, before any worker: refuse to start when the database or Redis cannot be reached (exit 2,
+    naming the variable), multiprocess mode on, files of exited processes removed."""
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradebot.settings")
     from apps.monitoring.multiproc import clean_dead, ensure_env
+
+    django.setup()
+    from apps.operations.preflight import require_services
+
+    require_services("web")
 
     ensure_env()
     clean_dead()

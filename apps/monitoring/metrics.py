@@ -129,6 +129,14 @@ CELERY_BEAT_LAG = Gauge(
     "celery_beat_lag_seconds", "Seconds since a periodic task last ran", ["task"], multiprocess_mode="mostrecent"
 )
 PERIODIC_SKIPPED = Counter("periodic_task_skipped", "Periodic runs skipped: another run held the lock", ["task"])
+# task: the periodic task names of apps.operations.schedule (trading.cycle, exits.check, reconciliation.reconcile,
+# risk.drawdown_check, monitoring.health_check, operations.backup_db)
+PERIODIC_ABANDONED = Counter(
+    "periodic_task_abandoned", "Runs left `running` by a worker that died, closed as failed by the next run", ["task"]
+)
+PERIODIC_IN_PROCESS = Counter(
+    "periodic_task_in_process", "Protective tasks beat ran itself because the broker refused them", ["task"]
+)
 GRACEFUL_SHUTDOWN = Histogram(
     "graceful_shutdown_duration_seconds", "Time from the stop signal to exit", ["process"], buckets=SLOW
 )
@@ -140,6 +148,8 @@ BACKUP_SIZE = Gauge("backup_size_bytes", "Size of the newest backup", multiproce
 # --- Telegram, API, health ----------------------------------------------------------------------------
 TELEGRAM_ALERTS = Counter("telegram_alerts", "Alerts by kind and outcome (sent, failed, dropped…)", ["kind", "outcome"])
 TELEGRAM_ALERTS_DROPPED = Counter("telegram_alerts_dropped", "Alerts dropped before sending", ["reason"])
+# channel: telegram (the only alert channel so far)
+ALERTS_FAILED = Counter("alerts_failed", "Alerts that could not be delivered, by channel", ["channel"])
 TELEGRAM_COMMANDS = Counter("telegram_commands", "Bot commands handled", ["command", "outcome"])
 API_REQUESTS = Counter("api_requests", "REST API requests", ["endpoint", "method", "status"])
 API_LATENCY = Histogram("api_request_latency_seconds", "REST API latency", ["endpoint", "method"], buckets=FAST)

@@ -21,6 +21,8 @@ from django.utils import timezone
 from apps.audit.actors import Actor
 from apps.exchange.broker import Broker, ExchangeError
 from apps.exchange.types import ExchangeOrder
+from apps.operations.locks import lease_free, singleton
+from apps.operations.shutdown import ShutdownRequested, interruptible, raise_if_stopping
 from apps.reconciliation import healing
 from apps.reconciliation.balances import check_balance
 from apps.reconciliation.exchange_view import CallCounter, SymbolView, read_orders, read_trades
@@ -39,6 +41,12 @@ ABSENCE_GRACE = timedelta(minutes=2)
 WINDOW_MARGIN = timedelta(minutes=5)
 # The window grows to cover our oldest live order, but not beyond what Gate.io lists.
 MAX_WINDOW = timedelta(days=30)
+# A worker asked to stop checks between symbols and every STEP_CHUNK corrections (each its own transaction).
+STEP_CHUNK = 50
+# Each run holds a lease named after it while it lives: a `running` run older than this whose lease lapsed
+# belongs to a process that died, and the next run closes it as failed.
+RUN_LEASE_PREFIX = "reconciliation.run:"
+ABANDON_GRACE = timedelta(seconds=30)
 UNRESOLVED_KINDS = {Discrepancy.Kind.EXTERNAL, Discrepancy.Kind.MISSING_ON_EXCHANGE, Discrepancy.Kind.BALANCE}
 
 
@@ -84,7 +92,34 @@ def reconcile(
     now = now or timezone.now()
     hours = lookback_hours or settings.RECONCILE_LOOKBACK_HOURS
     chosen = reconciliation_symbols(symbols)
+    close_abandoned_runs()
     run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen)
+    # The run lease is held (and renewed) while this run lives; a stopping worker cuts the run at its next
+    # exchange request (interruptible: reads only), so a SIGTERM is answered within seconds.
+    with singleton(f"{RUN_LEASE_PREFIX}{run.pk}"), interruptible():
+        _reconcile_run(run, broker, actor, chosen, now, hours)
+    return run
+
+
+def close_abandoned_runs() -> int:
+    """Close as failed the `running` runs whose process died (their run lease lapsed); returns how many."""
+    cutoff = timezone.now() - ABANDON_GRACE
+    closed = 0
+    for run in ReconciliationRun.objects.filter(status=ReconciliationRun.Status.RUNNING, started_at__lt=cutoff):
+        if not lease_free(f"{RUN_LEASE_PREFIX}{run.pk}"):
+            continue  # still running somewhere
+        closed += ReconciliationRun.objects.filter(pk=run.pk, status=ReconciliationRun.Status.RUNNING).update(
+            status=ReconciliationRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error="abandoned: the process running it stopped before it finished",
+        )
+        log.warning("reconciliation run %s was abandoned by its process; closed as failed", run.pk)
+    return closed
+
+
+def _reconcile_run(
+    run: ReconciliationRun, broker: Broker, actor: Actor, chosen: list[str], now: datetime, hours: int
+) -> None:
     ctx = Context(run=run, actor=actor, now=now)
     counter = CallCounter(broker)
     tally = Tally()
@@ -93,13 +128,18 @@ def reconcile(
     current = ""
     try:
         for current in chosen:
+            # A stopping worker ends the run between symbols (well inside its 30 s); the next run goes on.
+            raise_if_stopping(f"reconciliation stopped before {current}")
             _reconcile_symbol(ctx, counter, current, now - timedelta(hours=hours), tally)
+        raise_if_stopping("reconciliation stopped before the balances")
         current = "balances"
         balances = counter.call("fetch_balance")
         for current in chosen:
             outcome, difference, age = check_balance(ctx, broker, current, balances)
             tally.add(outcome)
             drift[current] = (float(difference), age)
+    except ShutdownRequested as exc:
+        tally.errors.append(f"interrupted: {exc}; the next run goes on")
     except ExchangeError as exc:
         tally.errors.append(f"exchange error ({type(exc).__name__}) at {current}: {exc}")
         _metric("RECONCILIATION_ERRORS", kind="exchange")
@@ -108,7 +148,6 @@ def reconcile(
         tally.errors.append(f"{type(exc).__name__} at {current}: {exc}")
         _metric("RECONCILIATION_ERRORS", kind="internal")
     _finish(run, tally, counter, drift, time.perf_counter() - started)
-    return run
 
 
 def _window_start(symbol: str, since: datetime, now: datetime) -> datetime:
@@ -174,7 +213,9 @@ def _reconcile_symbol(ctx: Context, counter: CallCounter, symbol: str, lookback_
         *((order.pk, lambda o=order: healing.resolve_absent(ctx, o.pk, o.updated_at)) for order in absent),
         *((order.pk, lambda o=order: healing.flag_missing_terminal(ctx, o.pk)) for order in lost),
     ]
-    for key, step in steps:
+    for done, (key, step) in enumerate(steps):
+        if done % STEP_CHUNK == 0:
+            raise_if_stopping(f"reconciliation of {symbol} stopped after {done} of {len(steps)} corrections")
         try:
             tally.add(step())
         except ExchangeError:

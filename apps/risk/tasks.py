@@ -16,7 +16,7 @@ def drawdown_check_task() -> dict[str, Any]:
     from apps.risk.services import drawdown_check
 
     state = run_periodic(
-        "risk.drawdown_check", lambda: drawdown_check(broker=get_broker(), now=timezone.now()), lease_seconds=60
+        "risk.drawdown_check", lambda: drawdown_check(broker=get_broker(), now=timezone.now())
     )
     if state is None:
         return {"skipped": True}

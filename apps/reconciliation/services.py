@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.exchange.broker import Broker, ExchangeError
 from apps.exchange.types import ExchangeOrder
-from apps.operations.locks import lease_free, singleton
+from apps.operations.locks import Heartbeat, Lease, lease_free
 from apps.operations.shutdown import ShutdownRequested, interruptible, raise_if_stopping
 from apps.reconciliation import healing
 from apps.reconciliation.balances import check_balance
@@ -43,10 +44,9 @@ WINDOW_MARGIN = timedelta(minutes=5)
 MAX_WINDOW = timedelta(days=30)
 # A worker asked to stop checks between symbols and every STEP_CHUNK corrections (each its own transaction).
 STEP_CHUNK = 50
-# Each run holds a lease named after it while it lives: a `running` run older than this whose lease lapsed
-# belongs to a process that died, and the next run closes it as failed.
+# Each run holds a lease named after it while it lives: a `running` run whose lease lapsed belongs to a
+# process that died, and the next run closes it as failed.
 RUN_LEASE_PREFIX = "reconciliation.run:"
-ABANDON_GRACE = timedelta(seconds=30)
 UNRESOLVED_KINDS = {Discrepancy.Kind.EXTERNAL, Discrepancy.Kind.MISSING_ON_EXCHANGE, Discrepancy.Kind.BALANCE}
 
 
@@ -93,19 +93,27 @@ def reconcile(
     hours = lookback_hours or settings.RECONCILE_LOOKBACK_HOURS
     chosen = reconciliation_symbols(symbols)
     close_abandoned_runs()
-    run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen)
-    # The run lease is held (and renewed) while this run lives; a stopping worker cuts the run at its next
-    # exchange request (interruptible: reads only), so a SIGTERM is answered within seconds.
-    with singleton(f"{RUN_LEASE_PREFIX}{run.pk}"), interruptible():
-        _reconcile_run(run, broker, actor, chosen, now, hours)
+    # The run and its lease appear together (one transaction), so no other run can see it `running` unleased.
+    with transaction.atomic():
+        run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen)
+        lease = Lease(f"{RUN_LEASE_PREFIX}{run.pk}")
+        lease.acquire()
+    # The lease is renewed while this run lives; a stopping worker cuts the run at its next exchange request
+    # (interruptible: reads only), so a SIGTERM is answered within seconds.
+    heartbeat = Heartbeat(lease).start()
+    try:
+        with interruptible():
+            _reconcile_run(run, broker, actor, chosen, now, hours)
+    finally:
+        heartbeat.stop()
+        lease.release()
     return run
 
 
 def close_abandoned_runs() -> int:
     """Close as failed the `running` runs whose process died (their run lease lapsed); returns how many."""
-    cutoff = timezone.now() - ABANDON_GRACE
     closed = 0
-    for run in ReconciliationRun.objects.filter(status=ReconciliationRun.Status.RUNNING, started_at__lt=cutoff):
+    for run in ReconciliationRun.objects.filter(status=ReconciliationRun.Status.RUNNING):
         if not lease_free(f"{RUN_LEASE_PREFIX}{run.pk}"):
             continue  # still running somewhere
         closed += ReconciliationRun.objects.filter(pk=run.pk, status=ReconciliationRun.Status.RUNNING).update(

@@ -204,3 +204,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, every: float 
             return value
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+# Beat and a Redis of the test's own (tests/e2e/processes.py), as fixtures for every e2e test.
+from tests.e2e.processes import beats, own_redis  # noqa: E402,F401

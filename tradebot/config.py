@@ -99,6 +99,10 @@ class Config:
     GATEIO_API_SECRET: str
     GATEIO_SANDBOX: bool
     GATEIO_API_URL: str
+    GATEIO_ORDER_EXPIRY_SEC: Decimal
+    GATEIO_VISIBILITY_LAG_SEC: Decimal
+    GATEIO_CLOCK_SKEW_SEC: Decimal
+    GATEIO_UNIFIED_ACCOUNT: bool
     MAX_POSITIONS: int
     STOP_LOSS_PCT: Decimal
     TAKE_PROFIT_PCT: Decimal
@@ -298,6 +302,21 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "GATEIO_API_SECRET": ("", _text, "the API secret text"),
     "GATEIO_SANDBOX": ("false", _bool, "true or false"),
     "GATEIO_API_URL": ("", _http_url, "an http(s) URL such as http://127.0.0.1:8765/api/v4, or empty"),
+    # An order request carries x-gate-exptime = when it leaves + this; Gate.io drops it if it arrives later.
+    "GATEIO_ORDER_EXPIRY_SEC": (
+        "10",
+        _decimal_range(Decimal("0.1"), Decimal(120), low_inclusive=True),
+        "seconds from 0.1 to 120",
+    ),
+    # How long a new order may be missing from every lookup (Gate.io's maintainers: report it after 10 s).
+    "GATEIO_VISIBILITY_LAG_SEC": (
+        "10",
+        _decimal_range(Decimal(0), Decimal(120), low_inclusive=True),
+        "seconds from 0 to 120",
+    ),
+    # How far Gate.io's clock may be from ours (it refuses requests more than 60 s off).
+    "GATEIO_CLOCK_SKEW_SEC": ("2", _decimal_range(Decimal(0), Decimal(60), low_inclusive=True), "seconds from 0 to 60"),
+    "GATEIO_UNIFIED_ACCOUNT": ("false", _bool, "true or false"),
     "MAX_POSITIONS": ("3", _int_range(0, 1000), "an integer from 0 to 1000"),
     "STOP_LOSS_PCT": ("2.0", PCT, "a percentage greater than 0 and at most 100"),
     "TAKE_PROFIT_PCT": ("4.0", _decimal_range(Decimal(0), Decimal(10000)), "a percentage greater than 0"),

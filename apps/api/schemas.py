@@ -98,7 +98,7 @@ class OrderIn(Schema):
 
 class OrderOut(Schema):
     id: int
-    client_order_id: str
+    client_order_id: str | None  # None: an order imported from the exchange that carried no t- text
     exchange_order_id: str | None
     symbol: str
     side: str
@@ -207,6 +207,12 @@ class ReconciliationOut(Schema):
     exchange_calls: int
     discrepancies: int
     error: str
+
+
+class ReconciliationFailedOut(ReconciliationOut):
+    """A run that did not complete: its summary, its error, and `detail` as every error answer has."""
+
+    detail: str
 
 
 class ReasonIn(Schema):

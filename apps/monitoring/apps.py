@@ -12,4 +12,6 @@ class MonitoringConfig(AppConfig):
         from apps.monitoring import celery_hooks, metrics
 
         celery_hooks.connect()
-        metrics.BUILD_INFO.labels(version="0.1.0", mode=settings.MODE).set(1)
+        metrics.init_zero()  # every family from the first scrape, in every process (web, worker, beat)
+        metrics.publish_settings()
+        metrics.BUILD_INFO.labels(version=metrics.VERSION, mode=settings.MODE).set(1)

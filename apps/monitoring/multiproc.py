@@ -2,8 +2,10 @@
 
 PROMETHEUS_MULTIPROC_DIR must be in the environment before prometheus_client is first imported
 (it picks its value class at import), so this module imports nothing from it at module level.
-`tradebot/settings.py` calls `ensure_env()`; gunicorn and Celery hooks call `clean_dead()` at start and
-`mark_dead(pid)` when a child exits.
+The directory is DATA_DIR/prometheus unless PROMETHEUS_MULTIPROC_DIR names one, in every process:
+`tradebot/settings.py` calls `ensure_env(DATA_DIR / "prometheus")`, and gunicorn's master (which starts
+before the settings load) calls `ensure_env(default_dir())`, which reads DATA_DIR the same way. Gunicorn
+and Celery hooks call `clean_dead()` at start and `mark_dead(pid)` when a child exits.
 """
 
 from __future__ import annotations
@@ -13,12 +15,18 @@ import re
 from pathlib import Path
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
-DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "prometheus"
 # counter_1234.db, histogram_1234.db, gauge_livesum_1234.db, gauge_all_1234.db …
 _PID_IN_NAME = re.compile(r"_(\d+)\.db$")
 
 
-def ensure_env(default: Path = DEFAULT_DIR) -> Path | None:
+def default_dir() -> Path:
+    """DATA_DIR/prometheus, DATA_DIR read and validated like the settings do (environment, then `.env`)."""
+    from tradebot.config import load_config
+
+    return load_config().DATA_DIR / "prometheus"
+
+
+def ensure_env(default: Path) -> Path | None:
     """Turn multiprocess mode on (a directory under data/ unless the variable names one) and create the
     directory. PROMETHEUS_MULTIPROC_DIR set to an empty string turns it off."""
     value = os.environ.get(ENV)

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import multiprocess
 
-from apps.monitoring import metrics
+from apps.monitoring import metrics, shared_state
 from apps.monitoring.health import readiness
 
 
@@ -30,6 +30,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus text format. In multiprocess mode every process's file is read (gunicorn workers, Celery
     workers and beat alike), so counts from all of them add up; otherwise this process's registry."""
     metrics.sync_limiter_counters()
+    shared_state.refresh()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = prometheus_client.CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

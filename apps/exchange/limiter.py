@@ -105,7 +105,7 @@ class RedisWindow:
     def __init__(self, url: str, prefix: str = "tb:ratelimit:") -> None:
         import redis
 
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.prefix = prefix
         self.script = self.client.register_script(_LUA)
 
@@ -116,6 +116,27 @@ class RedisWindow:
         if not int(ok):
             raise RateLimitWaitExceeded(f"rate limit {key}: would wait {wait:.2f}s > {max_wait}s", retry_after=wait)
         return wait
+
+
+class FallbackWindow:
+    """Redis first; while Redis cannot be reached, this machine's file ring. The budget is then shared by the
+    processes of one machine only — better than no exchange call at all while the exits must still run."""
+
+    def __init__(self, primary: RedisWindow, fallback: WindowStore) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self._warned = 0.0
+
+    def reserve(self, key: str, budget: Budget, max_wait: float) -> float:
+        import redis
+
+        try:
+            return self.primary.reserve(key, budget, max_wait)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() - self._warned > 60:
+                self._warned = time.monotonic()
+                log.warning("rate limiter: Redis unreachable (%s), counting on this machine only", exc)
+            return self.fallback.reserve(key, budget, max_wait)
 
 
 # --- embedded: a ring of slot times in a file, under fcntl.flock ---------------------------------
@@ -222,7 +243,8 @@ def build_limiter(*, redis_url: str = "", data_dir: Path | None = None) -> RateL
     from django.conf import settings
 
     url = redis_url if redis_url else settings.REDIS_URL
-    store: WindowStore = RedisWindow(url) if url else FileWindow((data_dir or settings.DATA_DIR) / "ratelimit")
+    files = FileWindow((data_dir or settings.DATA_DIR) / "ratelimit")
+    store: WindowStore = FallbackWindow(RedisWindow(url), files) if url else files
     budgets = {
         # Everything we send to Gate.io shares one budget (the seed's 300 / 10 s, less headroom).
         "gateio": Budget(settings.RATE_LIMIT_CALLS, float(settings.RATE_LIMIT_PERIOD_SEC)),

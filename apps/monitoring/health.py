@@ -286,7 +286,9 @@ def readiness() -> dict[str, Any]:
 
 
 def _remember(components: dict[str, dict[str, Any]]) -> None:
-    """Keep ComponentHealth rows for the admin: written when a status changes or a minute has passed."""
+    """Keep ComponentHealth rows fresh for the admin (written when a minute has passed). A change of status is
+    left to the health monitor (apps.operations.health_monitor), which alerts on it: were /health/ready to write
+    it, a load balancer's probe would swallow the transition and the operators would never hear of it."""
     from apps.monitoring.models import ComponentHealth
 
     now = timezone.now()
@@ -295,24 +297,12 @@ def _remember(components: dict[str, dict[str, Any]]) -> None:
         for name, result in components.items():
             row = known.get(name)
             if row is None:
-                ComponentHealth.objects.create(
-                    name=name,
-                    status=result["status"],
-                    detail=result["detail"],
-                    latency_ms=result["latency_ms"],
-                    checked_at=now,
-                    changed_at=now,
-                )
-            elif row.status != result["status"] or (now - row.checked_at).total_seconds() > 60:
-                changed = row.status != result["status"]
-                if changed:
-                    log.warning("component %s: %s -> %s (%s)", name, row.status, result["status"], result["detail"])
-                ComponentHealth.objects.filter(pk=row.pk).update(
-                    status=result["status"],
-                    detail=result["detail"],
-                    latency_ms=result["latency_ms"],
-                    checked_at=now,
-                    changed_at=now if changed else row.changed_at,
+                continue  # the health monitor creates it (and alerts if it is not ok)
+            if row.status != result["status"]:
+                log.warning("component %s: %s -> %s (%s)", name, row.status, result["status"], result["detail"])
+            elif (now - row.checked_at).total_seconds() > 60:
+                ComponentHealth.objects.filter(pk=row.pk, status=row.status).update(
+                    detail=result["detail"], latency_ms=result["latency_ms"], checked_at=now
                 )
     except Exception:  # the database may be what is down
         log.debug("component health not stored", exc_info=True)

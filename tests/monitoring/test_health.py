@@ -26,7 +26,23 @@ def test_readiness_reports_every_component(broker):
         assert component["status"] in ("ok", "degraded", "down")
     assert body["components"]["database"]["status"] == "ok"
     assert body["components"]["exchange"]["status"] == "ok"
-    assert ComponentHealth.objects.filter(name="database").exists()
+
+
+def test_readiness_probes_leave_status_changes_to_the_alerting_monitor(broker, monkeypatch):
+    """Issue 11, Deliver 3: a load balancer polling /health/ready must not swallow the transition the health
+    monitor alerts on (readiness used to write the new status first, so the outage alerted nobody)."""
+    from apps.operations import health_monitor
+
+    sent: list[dict] = []
+    monkeypatch.setattr(health_monitor, "_alert", lambda *args: sent.append(args))
+    health_monitor.health_record()
+    assert ComponentHealth.objects.get(name="database").status == "ok"
+    sent.clear()  # first sight of components that are not ok yet (reconciliation never ran)
+    monkeypatch.setitem(health.CHECKS, "broker", lambda: ("down", "redis unreachable: ConnectionError"))
+    assert Client().get("/health/ready").status_code == 503
+    assert ComponentHealth.objects.get(name="broker").status == "ok"  # not written by the probe
+    health_monitor.health_record()
+    assert [args[:3] for args in sent] == [("broker", "ok", "down")]
 
 
 def test_a_stopped_redis_is_503_without_crashing(broker, monkeypatch):

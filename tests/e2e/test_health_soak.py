@@ -19,7 +19,7 @@ from apps.monitoring.models import ComponentHealth
 from tests.e2e.conftest import uptrend_simulator, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-SOAK_SEC = 120  # past the 75 s after which the old last_run_at reading declared the exits check stale
+SOAK_SEC = 100  # past the 75 s after which the old last_run_at reading declared the exits check stale
 EVERY_SEC = 3
 
 

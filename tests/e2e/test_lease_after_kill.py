@@ -1,6 +1,7 @@
 """Issue 11, row "kill -9 of a worker mid-reconciliation": the lease follows its holder.
 
-A real worker is killed with -9 in the middle of a reconciliation (the simulator answers slowly); beat keeps
+A real worker is killed with -9 (PostgreSQL run: Redis lease; SQLite run: the embedded default's database
+lease and filesystem transport) in the middle of a reconciliation (the simulator answers slowly); beat keeps
 scheduling it every RECONCILE_INTERVAL_SEC. Before, the 600 s lease blocked reconciliation for ten minutes and
 the run stayed `running` forever. Now the lease lapses within its 15 s TTL, the next scheduled run goes ahead
 within one interval + 15 s, and it closes the dead run (and the task's run record) as failed.
@@ -12,6 +13,7 @@ import signal
 import time
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from apps.exchange.simulator import SimulatorServer
@@ -30,9 +32,10 @@ def test_next_reconciliation_after_a_kill_9_goes_ahead_within_one_interval_plus_
     sim, _clock = uptrend_simulator()
     server = SimulatorServer(sim, port=0).start()
     try:
-        env = e2e_env(
-            server, ENABLE_TRADING="false", RECONCILE_INTERVAL_SEC=str(INTERVAL), DATA_DIR=str(tmp_path / "data")
-        )
+        extra = {"ENABLE_TRADING": "false", "RECONCILE_INTERVAL_SEC": str(INTERVAL), "DATA_DIR": str(tmp_path / "data")}
+        if connection.vendor == "sqlite":
+            extra["REDIS_URL"] = ""  # the embedded default: filesystem transport and the database lease
+        env = e2e_env(server, **extra)
         sim.faults.set("list_orders", latency_ms=8000)  # a run takes > 16 s: the kill lands in the middle
         first = workers(env)
         beats(env)

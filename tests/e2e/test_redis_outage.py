@@ -59,7 +59,7 @@ def _broker_alerts(bot: FakeBotApi, word: str) -> list[str]:
 
 
 def test_redis_stopped_for_30s_is_loud_and_exits_keep_their_guard(
-    e2e_env, workers, beats, own_redis, settings, tmp_path
+    require_postgres, e2e_env, workers, beats, own_redis, settings, tmp_path
 ):
     from apps.exchange import breaker, limiter, services
 

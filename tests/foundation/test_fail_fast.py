@@ -15,6 +15,10 @@ import pytest
 from tradebot.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
+# The processes are started with a database URL of their own: run once, in CI's PostgreSQL pass.
+once = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="run once, in the PostgreSQL pass"
+)
 
 
 def cfg(**env):
@@ -56,6 +60,7 @@ PROCESSES = {
 }
 
 
+@once
 @pytest.mark.slow
 @pytest.mark.parametrize("process", sorted(PROCESSES))
 def test_an_unreachable_database_stops_the_process_naming_database_url(process, tmp_path):
@@ -67,6 +72,7 @@ def test_an_unreachable_database_stops_the_process_naming_database_url(process, 
     assert "secret" not in output  # the password is not printed
 
 
+@once
 @pytest.mark.slow
 @pytest.mark.parametrize("process", sorted(PROCESSES))
 def test_an_unreachable_redis_stops_the_process_naming_redis_url(process, tmp_path):

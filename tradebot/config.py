@@ -147,6 +147,15 @@ class Config:
     SIGNAL_WEIGHTS: dict[str, float]
     SIGNAL_ENTRY_THRESHOLD: float
     SIGNAL_EXIT_THRESHOLD: float
+    # --- operator security (issue 12) ---
+    SECURE_HTTPS: bool
+    METRICS_TOKEN: str
+    ADMIN_LOGIN_FAILURE_LIMIT: int
+    ADMIN_LOGIN_COOLOFF_MIN: int
+    ADMIN_2FA_PAPER: bool
+    ADMIN_SESSION_HOURS: int
+    ADMIN_REAUTH_WINDOW_SEC: int
+    DISPLAY_TIMEZONE: str
     DATA_DIR: Path = field(default=BASE_DIR / "data")
 
     def as_settings(self) -> dict[str, Any]:
@@ -255,6 +264,13 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _token(text: str) -> str:
+    value = text.strip()
+    if value and (len(value) < 16 or len(value) > 200 or re.search(r"\s", value)):
+        raise ValueError(text)
+    return value
+
+
 def _float_range(low: float, high: float, *, low_inclusive: bool, high_inclusive: bool) -> Callable[[str], float]:
     def parse(text: str) -> float:
         value = float(text.strip())
@@ -265,6 +281,17 @@ def _float_range(low: float, high: float, *, low_inclusive: bool, high_inclusive
         return value
 
     return parse
+
+
+def _timezone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(name) from exc
+    return name
 
 
 def _signal_weights(text: str) -> dict[str, float]:
@@ -376,6 +403,16 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
         _float_range(-1.0, 1.0, low_inclusive=True, high_inclusive=False),
         "a number from -1 up to (not including) 1, below SIGNAL_ENTRY_THRESHOLD",
     ),
+    # --- operator security ---
+    "SECURE_HTTPS": ("false", _bool, "true or false"),
+    "METRICS_TOKEN": ("", _token, "empty, or a token of 16 to 200 characters without spaces"),
+    "ADMIN_LOGIN_FAILURE_LIMIT": ("5", _int_range(1, 100), "an integer from 1 to 100"),
+    "ADMIN_LOGIN_COOLOFF_MIN": ("15", _int_range(1, 10080), "minutes from 1 to 10080"),
+    "ADMIN_2FA_PAPER": ("false", _bool, "true or false (2FA is always required when MODE=live)"),
+    "ADMIN_SESSION_HOURS": ("12", _int_range(1, 720), "hours from 1 to 720"),
+    "ADMIN_REAUTH_WINDOW_SEC": ("300", _int_range(0, 3600), "seconds from 0 to 3600 (0: every time)"),
+    # The console shows times in this zone (named on every time); storage, logs and the API stay UTC.
+    "DISPLAY_TIMEZONE": ("UTC", _timezone, "an IANA time zone name such as UTC or Europe/Berlin"),
 }
 
 

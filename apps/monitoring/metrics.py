@@ -342,6 +342,19 @@ RATE_LIMITER_WAIT_SECONDS = declare(
     Histogram("rate_limiter_wait_seconds", "Time spent waiting for the limiter", ["bucket"], buckets=FAST),
     bucket=_limiter_buckets,
 )
+RATE_LIMIT_BUDGET_CALLS = declare(
+    Gauge(
+        "rate_limit_budget_calls",
+        "Calls the shared limiter lets through per period",
+        ["bucket"],
+        multiprocess_mode="max",
+    ),
+    bucket=("gateio", "gateio_orders"),
+)
+RATE_LIMIT_BUDGET_PERIOD = declare(
+    Gauge("rate_limit_budget_period_seconds", "The limiter's period per bucket", ["bucket"], multiprocess_mode="max"),
+    bucket=("gateio", "gateio_orders"),
+)
 RATE_LIMITER_REJECTED = declare(
     Counter("rate_limiter_rejected", "Calls refused after RATE_LIMIT_MAX_WAIT_SEC", ["bucket"]),
     bucket=_limiter_buckets,
@@ -438,7 +451,13 @@ API_LATENCY = declare(
 API_AUTH_FAILURES = declare(
     Counter("api_auth_failures", "Refused API credentials", ["reason"]), reason=API_AUTH_REASONS
 )
+# Wrong passwords, refusals during a lockout, wrong second factors and failed re-authentications (apps.security).
 ADMIN_LOGIN_FAILURES = declare(Counter("admin_login_failures", "Failed admin (operator console) logins"))
+ADMIN_LOCKOUTS = declare(Counter("admin_login_lockouts", "Admin login attempts refused by a django-axes lockout"))
+REQUESTS_REFUSED = declare(
+    Counter("http_requests_refused", "Requests refused at the edge before any view acted", ["reason"]),
+    reason=("too_large", "bad_json", "too_deep", "duplicate_update"),
+)
 HEALTH_STATUS = declare(
     Gauge("health_component_status", "0 ok, 1 degraded, 2 down", ["component"], multiprocess_mode="mostrecent"),
     component=HEALTH_COMPONENTS,

@@ -138,3 +138,25 @@ def test_order_transitions_count_in_the_order_families(make_order, django_captur
     assert value(metrics.ORDERS_FILLED, side="buy", origin="signal") == before["filled"] + 1
     assert value(metrics.ORDERS_REJECTED, reason="not_sent") == before["rejected"] + 1
     assert value(metrics.ORDERS_FAIL, reason="rejected") == before["fail"] + 1
+
+
+def test_metric_files_are_named_by_pid_and_host():
+    """Containers sharing the metrics folder number their processes from 1: the host keeps the files apart."""
+    from apps.monitoring import multiproc
+
+    metrics.ADMIN_LOGIN_FAILURES.inc(0)
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    assert (folder / f"counter_{multiproc.identifier()}.db").exists()
+    assert "_" not in multiproc.identifier()  # prometheus_client splits file names on "_"
+
+
+def test_cleaning_leaves_other_hosts_files_alone(tmp_path):
+    from apps.monitoring.multiproc import clean_dead, host_tag
+
+    mine_dead = tmp_path / f"counter_999999-{host_tag()}.db"
+    mine_alive = tmp_path / f"counter_{os.getpid()}-{host_tag()}.db"
+    other_host = tmp_path / "counter_999999-worker-container-2.db"
+    for path in (mine_dead, mine_alive, other_host):
+        path.write_bytes(b"")
+    assert clean_dead(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine_alive.name, other_host.name])

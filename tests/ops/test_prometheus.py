@@ -113,3 +113,14 @@ def test_prometheus_config_is_valid_and_scrapes_web_with_the_token(tmp_path):
     (tmp_path / job["authorization"]["credentials_file"]).write_text("metrics-token\n")
     result = run_promtool("check", "config", "prometheus.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_readme_explains_every_alert():
+    readme = (PROMETHEUS_DIR.parents[1] / "README.md").read_text()
+    section = readme.split("\n## Monitoring and alerting\n", 1)[1].split("\n## ", 1)[0]
+    for rule in alert_rules():
+        row = next((line for line in section.splitlines() if line.startswith(f"| `{rule['alert']}` |")), None)
+        assert row is not None, rule["alert"]
+        assert rule["labels"]["severity"] in row, rule["alert"]
+        if rule.get("for"):
+            assert f"{rule['labels']['severity']}, {rule['for']}" in row, rule["alert"]

@@ -82,6 +82,8 @@ def order_place(request: HttpRequest, payload: OrderIn):
     the_broker = broker()
     actor = actor_of(request)
     from apps.trading.models import Origin
+
+    _bounds(payload, the_broker)
     from tradebot.logging_config import log_context
 
     order = order_create(
@@ -98,6 +100,27 @@ def order_place(request: HttpRequest, payload: OrderIn):
     with log_context(client_order_id=order.client_order_id):
         submitted = order_submit(order=order, broker=the_broker, actor=actor)
     return Status(201, order_out(submitted if isinstance(submitted, Order) else Order.objects.get(pk=order.pk)))
+
+
+def _bounds(payload: OrderIn, the_broker: Any) -> None:
+    """422 for figures beyond what the books or the market hold, before anything is written or sent."""
+    from decimal import Decimal
+
+    from apps.trading.bounds import order_bounds_check
+
+    symbol = _symbol(payload.symbol)
+    market = the_broker.market(symbol)
+    reference = None
+    if payload.type == "market" and payload.amount is not None:
+        reference = the_broker.fetch_ticker(symbol).last
+    order_bounds_check(
+        type=payload.type,
+        amount=Decimal(payload.amount) if payload.amount else None,
+        quote_amount=Decimal(payload.quote_amount) if payload.quote_amount else None,
+        price=Decimal(payload.price) if payload.price else None,
+        market=market,
+        reference_price=reference,
+    )
 
 
 @router.post("/orders/{order_id}/cancel", response={200: OrderOut, 404: ErrorOut, **TRADE_ERRORS}, auth=trade_auth)

@@ -210,6 +210,7 @@ AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT  # noqa: F821
 AXES_COOLOFF_TIME = ADMIN_LOGIN_COOLOFF_MIN / 60  # hours  # noqa: F821
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # its INFO lines on every start and attempt; lockouts are logged by apps.security
 AXES_LOCKOUT_TEMPLATE = "security/lockout.html"
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "reauth_password", "reauth_otp", "csrfmiddlewaretoken"]
 # The client address: REMOTE_ADDR, or behind the HTTPS proxy (SECURE_HTTPS) the address it appended last;

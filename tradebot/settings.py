@@ -97,6 +97,9 @@ TEMPLATES = [
 # last connection also checkpoints the WAL). Django closes a connection that errored or outlived the age at
 # the next request or task; CONN_HEALTH_CHECKS pings a reused connection once per request before trusting it.
 _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)  # noqa: F821 - set from CONFIG
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # A database that went away must fail a connection attempt within seconds, not the kernel's two minutes.
+    _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _name = Path(_db["NAME"])
     if not _name.is_absolute():
@@ -147,7 +150,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "apps.operations.beat:Scheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # SIGTERM: stop taking work, give in-flight tasks this long to finish, then exit (30 s budget in all).
@@ -210,6 +213,7 @@ AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT  # noqa: F821
 AXES_COOLOFF_TIME = ADMIN_LOGIN_COOLOFF_MIN / 60  # hours  # noqa: F821
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # its INFO lines on every start and attempt; lockouts are logged by apps.security
 AXES_LOCKOUT_TEMPLATE = "security/lockout.html"
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "reauth_password", "reauth_otp", "csrfmiddlewaretoken"]
 # The client address: REMOTE_ADDR, or behind the HTTPS proxy (SECURE_HTTPS) the address it appended last;

@@ -12,8 +12,9 @@ from django.urls import path, reverse
 
 from apps.audit.actors import Actor
 from apps.backtest.history import CandleDataError
-from apps.backtest.models import BacktestRun
+from apps.backtest.models import BacktestRun, BacktestSweep
 from apps.backtest.services import BacktestInputError, backtest_enqueue, backtest_run
+from apps.backtest.sweeps import sweep_progress, sweep_ranking
 from apps.common.admin_mixins import ReadOnlyAdmin
 from apps.console.forms import BacktestStartForm
 from apps.console.selectors import backtest_chart
@@ -31,7 +32,7 @@ def _form_field(name: str) -> str | None:
 class BacktestRunAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "symbol", "timeframe", "source", "status", "since", "until", "candles", "result")
     list_display_links = ("created_at",)
-    list_filter = ("status", "source", "timeframe", "symbol", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("status", "source", "timeframe", "symbol", "sweep", ("created_at", admin.DateFieldListFilter))
     search_fields = ("symbol", "requested_by", "error", "csv_path")
     date_hierarchy = "created_at"
     actions = ["compare_selected"]
@@ -196,3 +197,32 @@ def _metric_rows(metrics: dict, *, keys_only: bool = False):
     if keys_only:
         return keys
     return [(METRIC_LABELS.get(k, k), _metric_text(k, metrics[k])) for k in keys]
+
+
+@admin.register(BacktestSweep)
+class BacktestSweepAdmin(ReadOnlyAdmin):
+    """Sweeps as they run (started with `manage.py backtest --grid` or POST /api/backtests with a grid); each
+    combination is a backtest run, listed under Backtest runs filtered by sweep."""
+
+    list_display = ("id", "symbol", "timeframe", "source", "status", "progress", "rank_by", "best", "created_at")
+    list_filter = ("status", "source", "timeframe", "symbol")
+    search_fields = ("symbol", "requested_by", "csv_path", "error")
+    readonly_fields = ("ranking",)
+
+    @admin.display(description="finished")
+    def progress(self, sweep: BacktestSweep) -> str:
+        done, total = sweep_progress(sweep)
+        return f"{done}/{total}"
+
+    @admin.display(description="best combination")
+    def best(self, sweep: BacktestSweep) -> str:
+        ranking = sweep_ranking(sweep)
+        if not ranking:
+            return "-"
+        top = ranking[0]
+        return f"{top['combination']}: {sweep.rank_by} {top[sweep.rank_by]}"
+
+    @admin.display(description="ranking")
+    def ranking(self, sweep: BacktestSweep) -> str:
+        rows = sweep_ranking(sweep)
+        return "\n".join(f"{r['rank']}. run #{r['run']} {r['combination']}: {r[sweep.rank_by]}" for r in rows)

@@ -109,6 +109,8 @@ TASKS = (
     "monitoring.health_check",
     "operations.backup_db",
     "backtest.run",
+    "backtest.sweep_prepare",
+    "backtest.sweep_run",
     "apps.telegram_bot.tasks.alert_deliver",
 )
 PERIODIC_TASKS = TASKS[:6]

@@ -78,7 +78,7 @@ def _apply_trades(order: Order, trades: list[ExchangeTrade], actor: Actor) -> tu
     recorded = {
         trade_id: (fee, currency)
         for trade_id, fee, currency in Fill.objects.filter(
-            exchange=order.exchange, exchange_trade_id__in=[t.trade_id for t in trades]
+            venue=order.venue, exchange=order.exchange, exchange_trade_id__in=[t.trade_id for t in trades]
         ).values_list("exchange_trade_id", "fee", "fee_currency")
     }
     applied: list[str] = []
@@ -220,13 +220,18 @@ def import_external(ctx: Context, ex: ExchangeOrder, trades: list[ExchangeTrade]
     details = {**_exchange_facts(ex), "note": note or "placed outside the bot"}
     try:
         with transaction.atomic():
-            if Order.objects.filter(exchange_order_id=ex.exchange_order_id).exists():
+            if Order.objects.filter(venue=ctx.run.venue, exchange_order_id=ex.exchange_order_id).exists():
                 return outcome
             text = ex.client_order_id
             if not text or len(text) > 28 or Order.objects.filter(client_order_id=text).exists():
                 text = new_client_order_id(intent)
             order = order_create(
-                actor=ctx.actor, origin=Origin.EXTERNAL, intent=intent, client_order_id=text, **_import_params(ex)
+                actor=ctx.actor,
+                origin=Origin.EXTERNAL,
+                intent=intent,
+                client_order_id=text,
+                venue=ctx.run.venue,
+                **_import_params(ex),
             )
             order = order_set_exchange_id(order=order, exchange_order_id=ex.exchange_order_id)
             _move(order, OrderStatus.SUBMITTED, ctx, "reconciliation: imported from the exchange")

@@ -29,6 +29,7 @@ from apps.reconciliation.matching import LocalIndex, Matching, load_local, match
 from apps.reconciliation.models import Discrepancy, ReconciliationRun
 from apps.trading.models import LIVE_STATUSES, TERMINAL_STATUSES, Order, OrderStatus
 from apps.trading.services import CLIENT_ID_PREFIX
+from apps.trading.venues import current_venue, venue_of
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,14 @@ class Tally:
         self.found.extend(outcome.found)
 
 
-def reconciliation_symbols(symbols: list[str] | tuple[str, ...] | None = None) -> list[str]:
-    """The configured symbols plus every symbol we have a live order in (sorted, no duplicates)."""
+def reconciliation_symbols(
+    symbols: list[str] | tuple[str, ...] | None = None, *, venue: str | None = None
+) -> list[str]:
+    """The configured symbols plus every symbol we have a live order in on `venue` (sorted, no duplicates)."""
     chosen = set(symbols if symbols is not None else settings.SYMBOLS)
     if symbols is None:
-        chosen |= set(Order.objects.filter(status__in=LIVE_STATUSES).values_list("symbol", flat=True).distinct())
+        live = Order.objects.filter(venue=venue or current_venue(), status__in=LIVE_STATUSES)
+        chosen |= set(live.values_list("symbol", flat=True).distinct())
     return sorted(chosen)
 
 
@@ -83,8 +87,9 @@ def reconcile(
     correction made before it stays whole."""
     now = now or timezone.now()
     hours = lookback_hours or settings.RECONCILE_LOOKBACK_HOURS
-    chosen = reconciliation_symbols(symbols)
-    run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen)
+    venue = venue_of(broker)  # the broker's books only: a live pass never touches paper orders, nor the reverse
+    chosen = reconciliation_symbols(symbols, venue=venue)
+    run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen, venue=venue)
     ctx = Context(run=run, actor=actor, now=now)
     counter = CallCounter(broker)
     tally = Tally()
@@ -111,24 +116,26 @@ def reconcile(
     return run
 
 
-def _window_start(symbol: str, since: datetime, now: datetime) -> datetime:
+def _window_start(symbol: str, since: datetime, now: datetime, venue: str) -> datetime:
     """The lookback, widened to our oldest live order of the symbol so the finished list covers it."""
-    oldest = Order.objects.filter(symbol=symbol, status__in=LIVE_STATUSES).aggregate(first=Min("created_at"))["first"]
+    live = Order.objects.filter(venue=venue, symbol=symbol, status__in=LIVE_STATUSES)
+    oldest = live.aggregate(first=Min("created_at"))["first"]
     if oldest is not None:
         since = min(since, oldest - WINDOW_MARGIN)
     return max(since, now - MAX_WINDOW)
 
 
-def _load_local(symbol: str, since: datetime, view: SymbolView) -> tuple[LocalIndex, Matching]:
+def _load_local(symbol: str, since: datetime, view: SymbolView, venue: str) -> tuple[LocalIndex, Matching]:
     """Our orders of the window (and every live one), matched; then those the exchange lists that were not in
     that set (created just before the window, or imported earlier) in one more query."""
     window = Q(created_at__gte=since - WINDOW_MARGIN) | Q(status__in=[*LIVE_STATUSES, OrderStatus.NEW])
-    index = LocalIndex(load_local(Order.objects.filter(symbol=symbol).filter(window)))
+    ours = Order.objects.filter(venue=venue, symbol=symbol)
+    index = LocalIndex(load_local(ours.filter(window)))
     matching = match_orders(view.orders.values(), index)
     if matching.unmatched_exchange:
         ids = [o.exchange_order_id for o in matching.unmatched_exchange]
         texts = [o.client_order_id for o in matching.unmatched_exchange if o.client_order_id]
-        extra = Order.objects.filter(symbol=symbol).filter(Q(exchange_order_id__in=ids) | Q(client_order_id__in=texts))
+        extra = ours.filter(Q(exchange_order_id__in=ids) | Q(client_order_id__in=texts))
         index.add(load_local(extra))
         retry, matching.unmatched_exchange = matching.unmatched_exchange, []
         match_orders(retry, index, matching)
@@ -136,9 +143,9 @@ def _load_local(symbol: str, since: datetime, view: SymbolView) -> tuple[LocalIn
 
 
 def _reconcile_symbol(ctx: Context, counter: CallCounter, symbol: str, lookback_start: datetime, tally: Tally) -> None:
-    since = _window_start(symbol, lookback_start, ctx.now)
+    since = _window_start(symbol, lookback_start, ctx.now, ctx.run.venue)
     view = read_orders(counter, symbol, since)
-    index, matching = _load_local(symbol, since, view)
+    index, matching = _load_local(symbol, since, view, ctx.run.venue)
     work = [(order, ex) for order, ex in matching.pairs if needs_work(order, ex)]
     imports = matching.unmatched_exchange
     unmatched = [o for pk, o in index.by_id.items() if pk not in matching.claimed]

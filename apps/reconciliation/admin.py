@@ -17,6 +17,7 @@ class DiscrepancyInline(ReadOnlyTabularInline):
 class ReconciliationRunAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
+        "venue",
         "started_at",
         "finished_at",
         "status",
@@ -27,7 +28,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         "missing",
         "exchange_calls",
     )
-    list_filter = ("status", "trigger", ("started_at", admin.DateFieldListFilter))
+    list_filter = ("venue", "status", "trigger", ("started_at", admin.DateFieldListFilter))
     date_hierarchy = "started_at"
     inlines = [DiscrepancyInline]
 

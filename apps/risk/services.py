@@ -325,7 +325,9 @@ def risk_check(
     for rule in DEFAULT_RULES if rules is None else rules:
         try:
             block = rule.check(ctx)
-        except ExchangeError as exc:
+        except Exception as exc:  # the exchange, or the state a rule reads (Redis), cannot be read: fail closed
+            if not isinstance(exc, ExchangeError):
+                log.warning("risk rule %s could not check: %s: %s", rule.name, type(exc).__name__, exc)
             block = RiskBlock(
                 rule=rule.name,
                 message=f"{rule.name}: could not check ({type(exc).__name__}: {exc}); entry refused",

@@ -16,6 +16,7 @@ class FillInline(ReadOnlyTabularInline):
 class OrderAdmin(ReadOnlyAdmin):
     list_display = (
         "client_order_id",
+        "venue",
         "exchange_order_id",
         "symbol",
         "side",
@@ -31,7 +32,7 @@ class OrderAdmin(ReadOnlyAdmin):
         "origin",
         "created_at",
     )
-    list_filter = ("status", "symbol", "side", "origin", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("venue", "status", "symbol", "side", "origin", ("created_at", admin.DateFieldListFilter))
     search_fields = ("client_order_id", "exchange_order_id", "intent")
     date_hierarchy = "created_at"
     list_select_related = ("position",)
@@ -62,6 +63,7 @@ class OrderAdmin(ReadOnlyAdmin):
 class FillAdmin(ReadOnlyAdmin):
     list_display = (
         "exchange_trade_id",
+        "venue",
         "order",
         "symbol",
         "side",
@@ -72,7 +74,7 @@ class FillAdmin(ReadOnlyAdmin):
         "is_maker",
         "executed_at",
     )
-    list_filter = ("symbol", "side", "is_maker", ("executed_at", admin.DateFieldListFilter))
+    list_filter = ("venue", "symbol", "side", "is_maker", ("executed_at", admin.DateFieldListFilter))
     search_fields = ("exchange_trade_id", "order__client_order_id", "order__exchange_order_id")
     date_hierarchy = "executed_at"
     list_select_related = ("order",)
@@ -88,6 +90,7 @@ class OrderInline(ReadOnlyTabularInline):
 class PositionAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
+        "venue",
         "symbol",
         "status",
         "amount",
@@ -98,6 +101,7 @@ class PositionAdmin(ReadOnlyAdmin):
         "closed_at",
     )
     list_filter = (
+        "venue",
         "status",
         "symbol",
         ("opened_at", admin.DateFieldListFilter),

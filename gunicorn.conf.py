@@ -4,7 +4,10 @@ import os
 
 from apps.monitoring.gunicorn_hooks import child_exit, on_starting  # noqa: F401 - gunicorn hooks
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# GUNICORN_BIND wins; a platform that assigns the port (Railway, Heroku) sets PORT: listen on it everywhere
+bind = os.environ.get("GUNICORN_BIND") or (
+    f"0.0.0.0:{os.environ['PORT']}" if os.environ.get("PORT") else "127.0.0.1:8000"
+)
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 timeout = 30
 graceful_timeout = 25

@@ -232,14 +232,14 @@ def main() -> None:
     store = DbStore()
     breakers = {
         c: CircuitBreaker(f"gateio:{c}", store, threshold=5, cooldown=30)
-        for c in ("public", "private_orders", "private_account")
+        for c in ("public", "private_orders", "private_account", "private_reads")
     }
     broker = GateBroker(
         api_key="sim-key", api_secret="sim-secret", api_url=data["url"], limiter=limiter, breakers=breakers
     )
 
     cpu, wall = time.process_time(), time.perf_counter()
-    run = reconcile(broker=broker, actor=Actor.system("bench"), trigger="bench", symbols=[SYMBOL])
+    run = reconcile(broker=broker, actor=Actor.system("bench"), trigger="bench", symbols=[SYMBOL], discover=True)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
 
     parent.send("calls")

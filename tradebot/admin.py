@@ -8,8 +8,10 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from apps.security.admin_site import SecureAdminSiteMixin
 
-class TradebotAdminSite(admin.AdminSite):
+
+class TradebotAdminSite(SecureAdminSiteMixin, admin.AdminSite):
     site_header = "tradebot operator console"
     site_title = "tradebot"
     index_title = "Dashboard"
@@ -22,9 +24,15 @@ class TradebotAdminSite(admin.AdminSite):
         return super().index(request, extra_context=context)
 
     def get_urls(self):
+        from apps.security.reauth import live_mode, reauth_required
+
         custom = [
             path("operations/pause/", self.admin_view(require_POST(self.pause_view)), name="trading-pause"),
-            path("operations/resume/", self.admin_view(require_POST(self.resume_view)), name="trading-resume"),
+            path(
+                "operations/resume/",
+                self.admin_view(require_POST(reauth_required("trading.resume", when=live_mode)(self.resume_view))),
+                name="trading-resume",
+            ),
             path("operations/reconcile/", self.admin_view(require_POST(self.reconcile_view)), name="reconcile-now"),
         ]
         return custom + super().get_urls()

@@ -99,6 +99,10 @@ class Config:
     GATEIO_API_SECRET: str
     GATEIO_SANDBOX: bool
     GATEIO_API_URL: str
+    GATEIO_ORDER_EXPIRY_SEC: Decimal
+    GATEIO_VISIBILITY_LAG_SEC: Decimal
+    GATEIO_CLOCK_SKEW_SEC: Decimal
+    GATEIO_UNIFIED_ACCOUNT: bool
     MAX_POSITIONS: int
     STOP_LOSS_PCT: Decimal
     TAKE_PROFIT_PCT: Decimal
@@ -143,6 +147,14 @@ class Config:
     SIGNAL_WEIGHTS: dict[str, float]
     SIGNAL_ENTRY_THRESHOLD: float
     SIGNAL_EXIT_THRESHOLD: float
+    # --- operator security (issue 12) ---
+    SECURE_HTTPS: bool
+    METRICS_TOKEN: str
+    ADMIN_LOGIN_FAILURE_LIMIT: int
+    ADMIN_LOGIN_COOLOFF_MIN: int
+    ADMIN_2FA_PAPER: bool
+    ADMIN_SESSION_HOURS: int
+    ADMIN_REAUTH_WINDOW_SEC: int
     DATA_DIR: Path = field(default=BASE_DIR / "data")
 
     def as_settings(self) -> dict[str, Any]:
@@ -251,6 +263,13 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _token(text: str) -> str:
+    value = text.strip()
+    if value and (len(value) < 16 or len(value) > 200 or re.search(r"\s", value)):
+        raise ValueError(text)
+    return value
+
+
 def _float_range(low: float, high: float, *, low_inclusive: bool, high_inclusive: bool) -> Callable[[str], float]:
     def parse(text: str) -> float:
         value = float(text.strip())
@@ -298,6 +317,21 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "GATEIO_API_SECRET": ("", _text, "the API secret text"),
     "GATEIO_SANDBOX": ("false", _bool, "true or false"),
     "GATEIO_API_URL": ("", _http_url, "an http(s) URL such as http://127.0.0.1:8765/api/v4, or empty"),
+    # An order request carries x-gate-exptime = when it leaves + this; Gate.io drops it if it arrives later.
+    "GATEIO_ORDER_EXPIRY_SEC": (
+        "10",
+        _decimal_range(Decimal("0.1"), Decimal(120), low_inclusive=True),
+        "seconds from 0.1 to 120",
+    ),
+    # How long a new order may be missing from every lookup (Gate.io's maintainers: report it after 10 s).
+    "GATEIO_VISIBILITY_LAG_SEC": (
+        "10",
+        _decimal_range(Decimal(0), Decimal(120), low_inclusive=True),
+        "seconds from 0 to 120",
+    ),
+    # How far Gate.io's clock may be from ours (it refuses requests more than 60 s off).
+    "GATEIO_CLOCK_SKEW_SEC": ("2", _decimal_range(Decimal(0), Decimal(60), low_inclusive=True), "seconds from 0 to 60"),
+    "GATEIO_UNIFIED_ACCOUNT": ("false", _bool, "true or false"),
     "MAX_POSITIONS": ("3", _int_range(0, 1000), "an integer from 0 to 1000"),
     # A stop 50% or more below the entry protects nothing (100% would be a stop at price 0).
     "STOP_LOSS_PCT": (
@@ -365,6 +399,14 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
         _float_range(-1.0, 1.0, low_inclusive=True, high_inclusive=False),
         "a number from -1 up to (not including) 1, below SIGNAL_ENTRY_THRESHOLD",
     ),
+    # --- operator security ---
+    "SECURE_HTTPS": ("false", _bool, "true or false"),
+    "METRICS_TOKEN": ("", _token, "empty, or a token of 16 to 200 characters without spaces"),
+    "ADMIN_LOGIN_FAILURE_LIMIT": ("5", _int_range(1, 100), "an integer from 1 to 100"),
+    "ADMIN_LOGIN_COOLOFF_MIN": ("15", _int_range(1, 10080), "minutes from 1 to 10080"),
+    "ADMIN_2FA_PAPER": ("false", _bool, "true or false (2FA is always required when MODE=live)"),
+    "ADMIN_SESSION_HOURS": ("12", _int_range(1, 720), "hours from 1 to 720"),
+    "ADMIN_REAUTH_WINDOW_SEC": ("300", _int_range(0, 3600), "seconds from 0 to 3600 (0: every time)"),
 }
 
 

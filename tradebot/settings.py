@@ -14,8 +14,10 @@ globals().update(CONFIG.as_settings())
 
 # prometheus_client picks multiprocess mode when first imported: set PROMETHEUS_MULTIPROC_DIR before that.
 from apps.monitoring.multiproc import ensure_env as _ensure_multiproc  # noqa: E402
+from apps.monitoring.multiproc import install as _install_multiproc  # noqa: E402
 
 PROMETHEUS_MULTIPROC_DIR = _ensure_multiproc(CONFIG.DATA_DIR / "prometheus")
+_install_multiproc()  # metric files named by pid and host (containers sharing the folder)
 
 DATA_DIR: Path = CONFIG.DATA_DIR
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -29,6 +31,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_prometheus",
     "django_celery_beat",
+    "ninja",  # its templates and static: /api/docs served from our own origin, no CDN
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
+    "apps.security",
     "apps.audit",
     "apps.trading",
     "apps.exits",
@@ -47,13 +56,18 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.monitoring.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "apps.security.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "apps.security.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -163,14 +177,62 @@ AUTH_PASSWORD_VALIDATORS = [
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-_https = os.environ.get("SECURE_HTTPS", "").lower() in ("1", "true", "yes")
+_https = SECURE_HTTPS  # noqa: F821 - set from CONFIG
 SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
 SECURE_SSL_REDIRECT = _https
+# Probes and scrapes inside the network speak plain HTTP to the web process.
+SECURE_REDIRECT_EXEMPT = [r"^health", r"^metrics$"]
 SECURE_HSTS_SECONDS = 31536000 if _https else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
 SECURE_HSTS_PRELOAD = _https
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _https else None
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Admin sessions: ADMIN_SESSION_HOURS at most (counted from the login, see SessionLifetimeMiddleware), and
+# the cookie ends with the browser.
+SESSION_COOKIE_AGE = ADMIN_SESSION_HOURS * 3600  # noqa: F821
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+
+# Login throttling (django-axes): ADMIN_LOGIN_FAILURE_LIMIT failures per user and, separately, per IP
+# lock that user / that IP out for ADMIN_LOGIN_COOLOFF_MIN minutes. Unlock: `manage.py axes_reset_username
+# NAME` / `axes_reset_ip IP` / `axes_reset` (README, Security).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT  # noqa: F821
+AXES_COOLOFF_TIME = ADMIN_LOGIN_COOLOFF_MIN / 60  # hours  # noqa: F821
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "security/lockout.html"
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "reauth_password", "reauth_otp", "csrfmiddlewaretoken"]
+# The client address: REMOTE_ADDR, or behind the HTTPS proxy (SECURE_HTTPS) the address it appended last;
+# a client-supplied X-Forwarded-For never chooses whose counter is charged.
+AXES_IPWARE_PROXY_COUNT = 1 if _https else None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if _https else ["REMOTE_ADDR"]
+
+# Two-factor login (django-otp, TOTP + static recovery codes); see apps/security/otp.py.
+OTP_TOTP_ISSUER = "tradebot"
+OTP_TOTP_THROTTLE_FACTOR = 1
+
+# Content-Security-Policy (django-csp) on every response: nothing but our own origin, no inline script or
+# style, no framing. The admin, the console and /api/docs (django-ninja's Swagger UI from static) fit it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 CSRF_TRUSTED_ORIGINS = [f"http://{h}:8000" for h in ALLOWED_HOSTS if h not in ("*",)]  # noqa: F821
 
 # --- logging --------------------------------------------------------------------------------------

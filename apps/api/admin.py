@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from apps.api.models import ApiToken
 from apps.audit.actors import Actor
 from apps.audit.services import audit_record
+from apps.security.reauth import reauth_admin_action
 
 
 @admin.register(ApiToken)
@@ -30,6 +31,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         messages.warning(request, f"Token for {obj.name} (shown once, copy it now): {raw}")
 
     @admin.action(description="Revoke selected tokens")
+    @reauth_admin_action("tokens.revoke")
     def revoke(self, request, queryset) -> None:
         actor = Actor.user(request.user)
         for token in queryset.filter(revoked=False):

@@ -49,6 +49,14 @@ class TokenAuth(HttpBearer):
 
 
 read_auth = TokenAuth(ApiToken.Scope.READ)
+
+
+def any_token_valid(request: HttpRequest) -> bool:
+    """Whether the request carries a valid, unrevoked API token of any scope (`Authorization: Bearer`)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and read_auth.authenticate(request, token.strip()) is not None
+
+
 trade_auth = TokenAuth(ApiToken.Scope.TRADE)
 
 

@@ -6,7 +6,7 @@ import importlib
 import logging
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
@@ -110,7 +110,17 @@ def install(api: NinjaAPI) -> None:
         log.exception("unhandled API error on %s %s", request.method, request.path)
         return _json(api, request, 500, "internal error", request_id=context_get("request_id"))
 
+    def too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        from django.conf import settings
+
+        from apps.monitoring import metrics
+
+        metrics.REQUESTS_REFUSED.labels(reason="too_large").inc()
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _json(api, request, 413, f"request body too large: at most {limit} bytes")
+
     api.add_exception_handler(Exception, server_error)
+    api.add_exception_handler(RequestDataTooBig, too_large)
     api.add_exception_handler(ValidationError, validation)
     api.add_exception_handler(ApiError, api_error)
     api.add_exception_handler(Http404, not_found)

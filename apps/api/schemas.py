@@ -10,8 +10,9 @@ from ninja import Schema
 from pydantic import ConfigDict, Field
 
 SYMBOL_PATTERN = r"^[A-Za-z0-9]{2,15}[/_][A-Za-z0-9]{2,15}$"
-# At most 16 digits before and 16 after the point: what the money columns hold.
-DECIMAL_PATTERN = r"^(0|[1-9][0-9]{0,15})(\.[0-9]{1,16})?$"
+# At most 12 digits before and 16 after the point: what the money columns and Decimal arithmetic at 16
+# places hold (apps.trading.bounds; issue 12).
+DECIMAL_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,16})?$"
 CLIENT_ID_PATTERN = r"^t-[A-Za-z0-9._-]{1,26}$"
 ORDER_STATUSES = Literal[
     "new", "submitted", "open", "partially_filled", "filled", "cancelled", "rejected", "expired", "unknown"
@@ -102,7 +103,7 @@ class OrderIn(Schema):
 class OrderOut(Schema):
     id: int
     venue: VENUES = Field(description="the books it lives on: paper (simulated fills) or live (the exchange)")
-    client_order_id: str
+    client_order_id: str | None  # None: an order imported from the exchange that carried no t- text
     exchange_order_id: str | None
     symbol: str
     side: str
@@ -213,6 +214,12 @@ class ReconciliationOut(Schema):
     exchange_calls: int
     discrepancies: int
     error: str
+
+
+class ReconciliationFailedOut(ReconciliationOut):
+    """A run that did not complete: its summary, its error, and `detail` as every error answer has."""
+
+    detail: str
 
 
 class ReasonIn(Schema):

@@ -1,22 +1,33 @@
-"""Historical candles for a backtest: from a CSV file, or from the exchange between two dates.
+"""Historical candles for a backtest: from a CSV or Parquet file, or from the exchange between two dates.
 
 CSV: columns `time,open,high,low,close,volume` (a header row is optional); time is ISO 8601 (UTC when it
 carries no offset) or Unix seconds / milliseconds; rows oldest first. Every problem names its line.
+Parquet: the same column names; time as a timestamp or as Unix seconds / milliseconds.
+
+`series_from_file` reads a file straight into columns with pyarrow (a year of one-minute candles in a
+fraction of a second) and validates them with array operations; a file it cannot take that way, or one
+with a bad row, goes through the row-by-row reader `candles_from_csv`, whose error names the line.
+There is no limit on the number of candles.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import numpy as np
+
+from apps.backtest.series import EPOCH, MS, CandleSeries
 from apps.exchange.broker import Broker
 from apps.exchange.types import Candle
+from apps.signals.build import REQUIRED_CANDLES, FeatureInputError, Ohlcv
 
 COLUMNS = ("time", "open", "high", "low", "close", "volume")
-MAX_CANDLES = 200_000
 PAGE_POINTS = 1000  # Gate.io answers at most 1000 candles for one from/to range
 
 
@@ -78,8 +89,6 @@ def candles_from_csv(path: str | Path) -> list[Candle]:
                     f"{candles[-1].time.isoformat()} (rows must be oldest first, no duplicates)"
                 )
             candles.append(candle)
-            if len(candles) > MAX_CANDLES:
-                raise CandleDataError(f"line {line}: more than {MAX_CANDLES} candles; split the file")
     if not candles:
         raise CandleDataError("the file holds no candles")
     return candles
@@ -111,3 +120,278 @@ def candles_from_exchange(
         if since <= candle.time < until and candle.time + span <= now:
             unique[candle.time] = candle
     return [unique[t] for t in sorted(unique)]
+
+
+# --- columns at speed ------------------------------------------------------------------------------
+
+
+def series_from_file(path: str | Path) -> CandleSeries | list[Candle]:
+    """A CSV or Parquet file (by its suffix) as a validated CandleSeries. OSError when it cannot be read;
+    CandleDataError for its content, naming the line for a CSV. Fewer candles than a decision needs come
+    back as a list of Candles, for the engine to refuse (the run stored as failed, as with any replay error)."""
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return _series_from_parquet(path)
+    columns = _fast_csv(path)
+    if columns is None or columns[0].shape[0] < REQUIRED_CANDLES or _first_problem(*columns) is not None:
+        # The row-by-row reader names the first bad line (or reads what the fast path could not parse).
+        return _series_of(candles_from_csv(path))
+    return _columns_series(*columns)
+
+
+def _series_of(candles: list[Candle]) -> CandleSeries | list[Candle]:
+    if len(candles) < REQUIRED_CANDLES:
+        return candles
+    try:
+        return CandleSeries.from_candles(candles)
+    except FeatureInputError as exc:
+        raise CandleDataError(str(exc)) from None
+
+
+def _columns_series(times: np.ndarray, *prices: np.ndarray) -> CandleSeries:
+    try:
+        return CandleSeries.from_arrays(times, *prices)
+    except FeatureInputError as exc:
+        raise CandleDataError(str(exc)) from None
+
+
+def _fast_csv(path: Path) -> tuple[np.ndarray, ...] | None:
+    """(times ms, open, high, low, close, volume) through pyarrow, or None for anything it cannot take
+    (a parse error, a byte-order mark, empty cells, mixed time formats): the slow reader decides those."""
+    import pyarrow as pa  # an optional speed-up kept out of the start-up of every other command
+    import pyarrow.csv as pcsv
+
+    with open(path, "rb") as handle:
+        head = handle.readline()
+    if head.startswith(b"\xef\xbb\xbf") or not head.strip():
+        return None
+    header = head.split(b",")[0].strip().lower() == b"time"
+    if header and [c.strip().lower() for c in head.decode("utf-8", "replace").split(",")] != list(COLUMNS):
+        return None
+    types = {"time": pa.string(), **{name: pa.float64() for name in COLUMNS[1:]}}
+    try:
+        table = pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(column_names=list(COLUMNS), skip_rows=1 if header else 0),
+            convert_options=pcsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+    if table.num_rows == 0 or any(table.column(name).null_count for name in COLUMNS[1:]):
+        return None
+    times = _arrow_times(table.column("time"))
+    if times is None:
+        return None
+    return (times, *(table.column(name).to_numpy() for name in COLUMNS[1:]))
+
+
+def _arrow_times(column) -> np.ndarray | None:
+    """ISO 8601 (naive = UTC) or Unix seconds / milliseconds, all rows in one of those forms."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for attempt in (column, pc.utf8_trim_whitespace(column)):
+        first = attempt[0].as_py()
+        if first.replace(".", "", 1).isdigit():
+            try:
+                numbers = pc.cast(attempt, pa.float64()).to_numpy()
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return None  # a mix of forms: the row-by-row reader takes it
+            if not pc.all(pc.match_substring_regex(attempt, r"^\d+(\.\d+)?$")).as_py():
+                return None  # signs or exponents: not the forms the row-by-row reader accepts
+            return np.where(numbers > 1e11, numbers, numbers * 1000).astype(np.int64)
+        for kind in (pa.timestamp("ms", tz="UTC"), pa.timestamp("ms")):
+            try:
+                return pc.cast(attempt, kind).cast(pa.int64()).to_numpy()
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+    return None
+
+
+def _first_problem(times: np.ndarray, open_, high, low, close, volume) -> int | None:
+    """The index of the first row the row-by-row reader would refuse, or None when all are good."""
+    bad = ~np.isfinite(volume) | (volume < 0)
+    for column in (open_, high, low, close):
+        bad |= ~np.isfinite(column) | (column <= 0)
+    bad |= (high < np.maximum(np.maximum(open_, close), low)) | (low > np.minimum(open_, close))
+    bad[1:] |= np.diff(times) <= 0
+    rows = np.flatnonzero(bad)
+    return int(rows[0]) if rows.size else None
+
+
+def _series_from_parquet(path: Path) -> CandleSeries | list[Candle]:
+    import pyarrow as pa  # optional speed-up, see _fast_csv
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except pa.ArrowException as exc:
+        raise CandleDataError(f"not a readable Parquet file: {exc}") from None
+    missing = [name for name in COLUMNS if name not in table.column_names]
+    if missing:
+        raise CandleDataError(f"the Parquet file has no column {', '.join(missing)} (needs {','.join(COLUMNS)})")
+    time = table.column("time")
+    if pa.types.is_timestamp(time.type):
+        times = time.cast(pa.timestamp("ms", tz="UTC") if time.type.tz else pa.timestamp("ms")).cast(pa.int64())
+        times = times.to_numpy()
+    elif pa.types.is_integer(time.type) or pa.types.is_floating(time.type):
+        numbers = time.cast(pa.float64()).to_numpy()
+        times = np.where(numbers > 1e11, numbers, numbers * 1000).astype(np.int64)
+    else:
+        times = _arrow_times(time.cast(pa.string()))
+        if times is None:
+            raise CandleDataError("the time column holds values that are not ISO 8601 or Unix seconds/milliseconds")
+    try:
+        prices = [table.column(name).cast(pa.float64()).to_numpy() for name in COLUMNS[1:]]
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise CandleDataError(f"a price column is not numeric: {exc}") from None
+    if table.num_rows == 0:
+        raise CandleDataError("the file holds no candles")
+    if table.num_rows < REQUIRED_CANDLES:
+        return _series_of([CandleSeries(times, Ohlcv(*prices)).candle(i) for i in range(table.num_rows)])
+    problem = _first_problem(times, *prices)
+    if problem is not None:
+        row = [str(times[problem])] + [repr(float(p[problem])) for p in prices]
+        try:
+            _row_candle(row, problem + 1)
+        except CandleDataError as exc:
+            raise CandleDataError(f"row {problem + 1}: {str(exc).split(': ', 1)[1]}") from None
+        raise CandleDataError(f"row {problem + 1}: time is not after the previous row's (rows must be oldest first)")
+    return _columns_series(times, *prices)
+
+
+# --- exchange history, cached on disk --------------------------------------------------------------
+
+
+def history_cache_key(broker: Broker) -> str | None:
+    """Which exchange a broker reads history from: its name and API address (the simulator and Gate.io
+    never share a cache). None for a broker that is not a ccxt client (nothing is cached for it)."""
+    source = getattr(broker, "data", broker)
+    urls = getattr(getattr(source, "client", None), "urls", None)
+    if not isinstance(urls, dict) or "api" not in urls:
+        return None
+    address = hashlib.blake2b(repr(urls["api"]).encode(), digest_size=6).hexdigest()
+    return f"{getattr(source, 'name', type(source).__name__)}-{address}"
+
+
+def history_cache_path(directory: Path, key: str, symbol: str, timeframe: str) -> Path:
+    return directory / f"{key}-{symbol.replace('/', '_')}-{timeframe}.npz"
+
+
+def series_from_exchange(
+    broker: Broker,
+    *,
+    symbol: str,
+    timeframe: str,
+    since: datetime,
+    until: datetime,
+    span: timedelta,
+    now: datetime,
+    cache_dir: Path | None,
+) -> CandleSeries | list[Candle]:
+    """`candles_from_exchange`, through a per symbol / timeframe cache file under `cache_dir`: only the
+    parts of [since, until) no earlier run fetched are downloaded, then merged into the file. The file
+    records which ranges it covers, so a range the exchange had no candles for is not asked again."""
+    key = history_cache_key(broker) if cache_dir is not None else None
+    if key is None or cache_dir is None:
+        return _series_of(
+            candles_from_exchange(
+                broker, symbol=symbol, timeframe=timeframe, since=since, until=until, span=span, now=now
+            )
+        )
+    path = history_cache_path(cache_dir, key, symbol, timeframe)
+    start, stop = (since - EPOCH) // MS, (until - EPOCH) // MS
+    now_ms, span_ms = (now - EPOCH) // MS, span // MS
+    # Candles opening before now - span have closed: that much of the range can be recorded as covered.
+    # The last span before now is fetched again next time (a candle there may still have been forming).
+    settled = min(stop, now_ms - span_ms)
+    columns, covered = _read_cache(path)
+    fetched = False
+    for lo, hi in _missing(covered, start, stop):
+        got = candles_from_exchange(
+            broker,
+            symbol=symbol,
+            timeframe=timeframe,
+            since=EPOCH + lo * MS,
+            until=EPOCH + hi * MS,
+            span=span,
+            now=now,
+        )
+        columns = _merge(columns, got)
+        if min(hi, settled) > lo:
+            covered = _cover(covered, lo, min(hi, settled))
+        fetched = True
+    if fetched:
+        _write_cache(path, columns, covered)
+    times = columns[0]
+    keep = (times >= start) & (times < stop) & (times + span_ms <= now_ms)
+    chosen = [c[keep] for c in columns]
+    if chosen[0].shape[0] < REQUIRED_CANDLES:
+        return [CandleSeries(chosen[0], Ohlcv(*chosen[1:])).candle(i) for i in range(chosen[0].shape[0])]
+    return _columns_series(*chosen)
+
+
+def _read_cache(path: Path) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
+    empty = [np.zeros(0, dtype=np.int64)] + [np.zeros(0) for _ in COLUMNS[1:]]
+    try:
+        with np.load(path) as data:
+            columns = [data["time"]] + [data[name] for name in COLUMNS[1:]]
+            covered = [(int(a), int(b)) for a, b in data["covered"]]
+    except (OSError, KeyError, ValueError):  # no file yet, or one this version cannot read: start again
+        return empty, []
+    return columns, covered
+
+
+def _write_cache(path: Path, columns: list[np.ndarray], covered: list[tuple[int, int]]) -> None:
+    """Atomically: a run reading the file meanwhile sees the old one or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    arrays = dict(zip(COLUMNS, columns, strict=True))
+    np.savez(tmp, covered=np.asarray(covered, dtype=np.int64).reshape(-1, 2), **arrays)
+    os.replace(tmp, path)
+
+
+def _merge(columns: list[np.ndarray], candles: list[Candle]) -> list[np.ndarray]:
+    if not candles:
+        return columns
+    new = CandleSeries(
+        np.fromiter(((c.time - EPOCH) // MS for c in candles), dtype=np.int64, count=len(candles)),
+        Ohlcv(*(np.array([float(getattr(c, name)) for c in candles]) for name in COLUMNS[1:])),
+    )
+    times = np.concatenate([columns[0], new.times])
+    pairs = zip(columns[1:], COLUMNS[1:], strict=True)
+    values = [np.concatenate([old, getattr(new.ohlcv, name)]) for old, name in pairs]
+    # Newer answers win over older ones for the same candle (np.unique keeps the first of equal keys).
+    order = np.argsort(times[::-1], kind="stable")
+    times_r = times[::-1][order]
+    unique, first = np.unique(times_r, return_index=True)
+    picked = order[first]
+    return [unique] + [v[::-1][picked] for v in values]
+
+
+def _missing(covered: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of [start, end) no covered range holds."""
+    gaps, at = [], start
+    for lo, hi in sorted(covered):
+        if hi <= at:
+            continue
+        if lo >= end:
+            break
+        if lo > at:
+            gaps.append((at, min(lo, end)))
+        at = max(at, hi)
+        if at >= end:
+            break
+    if at < end:
+        gaps.append((at, end))
+    return gaps
+
+
+def _cover(covered: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted([*covered, (lo, hi)]):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged

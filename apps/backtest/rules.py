@@ -38,6 +38,25 @@ class SimBook:
     peak: Decimal = Decimal(0)
     halted: bool = False
     halted_at: datetime | None = None
+    # Running counters for the consecutive-loss rule: the losing streak at the end of `closed` and its last
+    # trades' PnL, so the rule answers in constant time instead of rescanning every closed trade.
+    streak: int = 0
+    recent: list[Decimal] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for _at, pnl in list(self.closed):
+            self._count(pnl)
+
+    def record_close(self, at: datetime, pnl: Decimal) -> None:
+        """A trade closed at `at` with realized `pnl` (closes arrive in time order)."""
+        self.closed.append((at, pnl))
+        self._count(pnl)
+
+    def _count(self, pnl: Decimal) -> None:
+        self.streak = self.streak + 1 if pnl < 0 else 0
+        self.recent.append(pnl)
+        if len(self.recent) > 64:
+            del self.recent[:-32]
 
     def mark(self, equity: Decimal, now: datetime, limit_pct: Decimal) -> None:
         """The periodic drawdown check: track the peak; at the limit, stop entries for the rest of the run
@@ -65,17 +84,20 @@ class OfflineConsecutiveLosses(ConsecutiveLosses):
     def check(self, ctx: RiskContext) -> RiskBlock | None:
         book = _book(ctx)
         n = ctx.limits.max_consecutive_losses
-        last = [t for t in book.closed if t[0] <= ctx.now][-n:]
-        if len(last) < n or any(pnl >= 0 for _, pnl in last):
+        if book.closed and book.closed[-1][0] > ctx.now:  # a book with closes after `now` (not the engine's)
+            book = SimBook(book.symbol, closed=[t for t in book.closed if t[0] <= ctx.now])
+        if book.streak < n:
             return None
-        until = last[-1][0] + timedelta(minutes=ctx.limits.loss_cooldown_min)
+        last_loss_at = book.closed[-1][0]
+        until = last_loss_at + timedelta(minutes=ctx.limits.loss_cooldown_min)
         if ctx.now >= until:
             return None
+        pnls = book.recent[-n:] if n <= len(book.recent) else [pnl for _, pnl in book.closed[-n:]]
         return self.block(
             f"{n} losing trades in a row; entries paused until {until:%Y-%m-%d %H:%M} UTC",
             losses=n,
-            realized_pnl=[str(pnl) for _, pnl in last],
-            last_loss_at=last[-1][0].isoformat(),
+            realized_pnl=[str(pnl) for pnl in pnls],
+            last_loss_at=last_loss_at.isoformat(),
             until=until.isoformat(),
             cooldown_min=ctx.limits.loss_cooldown_min,
         )

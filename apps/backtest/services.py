@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -17,9 +18,10 @@ from django.utils import timezone
 from apps.audit.actors import Actor
 from apps.audit.services import audit_record
 from apps.backtest.engine import Progress, run_backtest
-from apps.backtest.history import MAX_CANDLES, CandleDataError, candles_from_csv, candles_from_exchange
+from apps.backtest.history import CandleDataError, series_from_exchange, series_from_file
 from apps.backtest.models import BacktestRun
 from apps.backtest.params import BacktestParams, ParameterError
+from apps.backtest.series import CandleSeries
 from apps.exchange.broker import Broker
 from apps.exchange.types import Candle, Market
 from apps.risk.selectors import risk_limits
@@ -73,8 +75,6 @@ def clean_request(
         raise BacktestInputError("since", f"{since.isoformat()} is in the future: no candles yet")
     if until <= since:
         raise BacktestInputError("until", f"{until.isoformat()} must be after since {since.isoformat()}")
-    if (until - since) / span > MAX_CANDLES:
-        raise BacktestInputError("until", f"the range holds more than {MAX_CANDLES} {timeframe} candles")
     return symbol, span, since, until
 
 
@@ -88,12 +88,21 @@ def clean_params(overrides: Mapping[str, Any] | None) -> BacktestParams:
         raise BacktestInputError(f"parameters.{exc.field}", exc.message) from None
 
 
-def default_market(symbol: str, candles: Sequence[Candle]) -> Market:
+def default_market(symbol: str, candles: Sequence[Candle] | CandleSeries) -> Market:
     """A market for candles that came without an exchange: the price step the candles themselves use,
     amounts to 8 decimals, no minimums."""
     base, _, quote = symbol.partition("/")
-    places = max((max(0, -c.close.as_tuple().exponent) for c in candles[-500:]), default=8)  # type: ignore[operator]
+    if isinstance(candles, CandleSeries):
+        closes = [candles.price("close", i) for i in range(max(0, len(candles) - 500), len(candles))]
+    else:
+        closes = [c.close for c in candles[-500:]]
+    places = max((max(0, -c.as_tuple().exponent) for c in closes), default=8)  # type: ignore[operator]
     return Market(symbol, base, quote, 8, min(places, 12), Decimal(0), Decimal(0))
+
+
+def history_dir() -> Path:
+    """Where exchange history (and the features computed from it) is cached: DATA_DIR/history."""
+    return Path(settings.DATA_DIR) / "history"
 
 
 def history_broker() -> Broker:
@@ -108,18 +117,19 @@ def history_broker() -> Broker:
         return GateBroker.from_settings()
 
 
-def _downsample(curve: list[tuple[datetime, Decimal]]) -> list[list[str]]:
+def _downsample(curve: Sequence[tuple[datetime, Decimal]]) -> list[list[str]]:
     step = max(1, -(-len(curve) // MAX_CURVE_POINTS))
-    points = curve[::step]
-    if curve and points[-1] is not curve[-1]:
-        points.append(curve[-1])
+    indices = list(range(0, len(curve), step))
+    if curve and indices[-1] != len(curve) - 1:
+        indices.append(len(curve) - 1)
+    points = [curve[i] for i in indices]
     return [[t.isoformat(), format(v.quantize(Decimal("1e-8")).normalize(), "f")] for t, v in points]
 
 
 def _execute(
     run: BacktestRun,
     *,
-    candles: Sequence[Candle] | None,
+    candles: Sequence[Candle] | CandleSeries | None,
     broker: Broker | None,
     market: Market | None,
     params: BacktestParams,
@@ -130,7 +140,7 @@ def _execute(
     try:
         if candles is None:
             broker = broker or history_broker()
-            candles = candles_from_exchange(
+            candles = series_from_exchange(
                 broker,
                 symbol=run.symbol,
                 timeframe=run.timeframe,
@@ -138,6 +148,7 @@ def _execute(
                 until=run.until,
                 span=timeframe_delta(run.timeframe),
                 now=timezone.now(),
+                cache_dir=history_dir(),
             )
         if market is None:
             market = broker.market(run.symbol) if broker is not None else default_market(run.symbol, candles)
@@ -194,7 +205,7 @@ def backtest_run(
         if not path.is_file():
             raise BacktestInputError("csv", f"{path} is not a readable file")
         try:
-            candles = candles_from_csv(path)
+            candles = series_from_file(path)
         except OSError as exc:
             raise BacktestInputError("csv", f"{path} cannot be read: {exc}") from None
         source = BacktestRun.Source.CSV

@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 STATES = (CLOSED, OPEN, HALF_OPEN)
-ENDPOINT_CLASSES = ("public", "private_orders", "private_account")
+# private_reads: order and trade lookups and lists (reconciliation), apart from private_orders (placing and
+# cancelling) so that a burst of failing reads never refuses an order.
+ENDPOINT_CLASSES = ("public", "private_orders", "private_account", "private_reads")
 # How long a process trusts a clean closed state it read, before reading the shared store again.
 CLOSED_TTL = 1.0
 

@@ -1,8 +1,16 @@
 """Gate.io spot through ccxt's own `gate` class: the only module of tradebot that imports ccxt.
 
 Every HTTP request ccxt makes first takes a slot from the shared rate limiter (so load_markets' two calls
-count as two); every broker method runs behind the circuit breaker of its endpoint class; reads are retried
-by apps.exchange.retry, writes never are. Answers are parsed from Gate.io's own strings (apps.exchange.gateio)
+count as two); every broker method runs behind the circuit breaker of its endpoint class (order and trade
+reads have their own, `private_reads`, so a reconciliation's 429s never open the breaker that order placement
+checks); reads are retried by apps.exchange.retry, writes never are.
+
+Lists follow Gate.io's documented limits (the `gate-api` SDK's docstrings): open orders 100 a page, paged
+until a short page (and checked against the per-pair `total` of GET /spot/open_orders); finished orders and
+my trades 1000 a page, in windows of at most 7 days with both `from` and `to` (my_trades answers only 7 days
+without them, and refuses a range over 30 days; finished orders filter on their finish time).
+
+Answers are parsed from Gate.io's own strings (apps.exchange.gateio)
 into Decimal dataclasses. Amounts are rounded down to the market's precision and checked against its
 minimums before anything is sent.
 """
@@ -13,14 +21,15 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import ccxt
 
 from apps.exchange import gateio
-from apps.exchange.breaker import CircuitBreaker, get_breaker
+from apps.exchange.breaker import ENDPOINT_CLASSES, CircuitBreaker, get_breaker
 from apps.exchange.broker import (
     AuthenticationError,
     BusinessError,
@@ -50,6 +59,8 @@ T = TypeVar("T")
 # Parameters that make ccxt's create_order send a price-triggered order instead of a plain one.
 _TRIGGER_PARAMS = ("trigger", "triggerPrice", "stopPrice", "stopLossPrice", "takeProfitPrice")
 PAGE_LIMIT = 1000  # per page for finished orders and trades: Gate.io's maximum, so 10,000 orders take 10 calls
+OPEN_PAGE_LIMIT = 100  # GET /spot/orders?status=open and /spot/open_orders: at most 100 (400 above it)
+WINDOW = timedelta(days=7)  # my_trades answers 7 days when `from`/`to` are missing; so every read gives both
 MAX_PAGES = 1000
 CANDLE_PAGE = 1000  # Gate.io answers at most 1000 candles for one from/to range
 
@@ -57,19 +68,24 @@ CANDLE_PAGE = 1000  # Gate.io answers at most 1000 candles for one from/to range
 class _GateClient(ccxt.gate):
     """ccxt's gate class with our limiter in front of each HTTP request and HTTP-status-first error mapping."""
 
-    def __init__(self, config: dict, limiter: RateLimiter) -> None:
+    def __init__(self, config: dict, limiter: RateLimiter, order_expiry_ms: int | None = None) -> None:
         super().__init__(config)
         self.tb_limiter = limiter
         self.tb_network_seconds = 0.0  # time spent inside HTTP requests (the bench subtracts it)
         self.tb_requests = 0
+        self.tb_order_expiry_ms = int(order_expiry_ms if order_expiry_ms is not None else self.timeout)
+        self.tb_local = threading.local()  # per thread: the x-gate-exptime of its last order request
 
     def fetch(self, url, method="GET", headers=None, body=None):
         self.tb_limiter.acquire("gateio")
         if method == "POST" and url.split("?")[0].endswith("/spot/orders") and body:
             pair = json.loads(body).get("currency_pair", "")
             self.tb_limiter.acquire(f"gateio_orders:{pair}")
+            # Set when the request really leaves, after every rate-limit wait: Gate.io drops it after this.
+            expires_ms = int(time.time() * 1000) + self.tb_order_expiry_ms
+            self.tb_local.order_expires_ms = expires_ms
             headers = dict(headers or {})
-            headers["x-gate-exptime"] = str(int(time.time() * 1000) + int(self.timeout))
+            headers["x-gate-exptime"] = str(expires_ms)
         started = time.perf_counter()
         try:
             self.tb_requests += 1
@@ -123,6 +139,15 @@ def translate(exc: BaseException, *, write: bool) -> ExchangeError:
     return OutcomeUnknown(message) if write else TransientExchangeError(message)
 
 
+@dataclass(frozen=True)
+class PairOpenOrders:
+    """The open orders of one pair, and whether the list is known to hold all of them."""
+
+    symbol: str
+    orders: list[ExchangeOrder]
+    complete: bool
+
+
 class GateBroker:
     """The Broker of Gate.io spot (or a Gate.io-compatible server such as the simulator)."""
 
@@ -140,6 +165,10 @@ class GateBroker:
         limiter: RateLimiter | None = None,
         breakers: dict[str, CircuitBreaker] | None = None,
         retry_sleep: Callable[[float], None] | None = None,
+        order_expiry_seconds: float | None = None,
+        visibility_lag_seconds: float = 10.0,
+        clock_skew_seconds: float = 2.0,
+        unified_account: bool = False,
     ) -> None:
         config: dict[str, Any] = {
             "enableRateLimit": False,  # our limiter is the one that counts, across processes
@@ -153,7 +182,8 @@ class GateBroker:
         }
         if api_key:
             config["apiKey"], config["secret"] = api_key, api_secret
-        self.client = _GateClient(config, limiter or get_limiter())
+        expiry_ms = None if order_expiry_seconds is None else int(order_expiry_seconds * 1000)
+        self.client = _GateClient(config, limiter or get_limiter(), expiry_ms)
         self.client.has["fetchCurrencies"] = False
         if sandbox:
             self.client.set_sandbox_mode(True)
@@ -161,13 +191,18 @@ class GateBroker:
             for section in self.client.urls["api"].values():
                 for key in section:
                     section[key] = api_url.rstrip("/")
-        self.breakers = breakers or {
-            cls: get_breaker(f"{self.name}:{cls}") for cls in ("public", "private_orders", "private_account")
-        }
+        self.breakers = dict(breakers or {cls: get_breaker(f"{self.name}:{cls}") for cls in ENDPOINT_CLASSES})
+        if "private_reads" not in self.breakers:  # callers that predate the separate read breaker
+            self.breakers["private_reads"] = get_breaker(f"{self.name}:private_reads")
         self.retry_sleep = retry_sleep
         # Gate.io drops an order request that reaches it after this (x-gate-exptime), so once it has passed
-        # a lost order request can no longer execute: then "not found" really means "not there".
-        self.order_expiry_seconds = timeout_ms / 1000
+        # a lost order request can no longer execute; add the visibility lag (a new order may be missing from
+        # every lookup for a while: Gate.io's maintainers say to report it only after 10 s) and the skew
+        # between our clock and Gate.io's, and "not found" really means "not there".
+        self.order_expiry_seconds = self.client.tb_order_expiry_ms / 1000
+        self.visibility_lag_seconds = visibility_lag_seconds
+        self.clock_skew_seconds = clock_skew_seconds
+        self.unified_account = unified_account
         self._markets: dict[str, Market] | None = None
         self._markets_lock = threading.Lock()
 
@@ -180,6 +215,10 @@ class GateBroker:
             api_secret=settings.GATEIO_API_SECRET,
             api_url=settings.GATEIO_API_URL,
             sandbox=settings.GATEIO_SANDBOX,
+            order_expiry_seconds=float(settings.GATEIO_ORDER_EXPIRY_SEC),
+            visibility_lag_seconds=float(settings.GATEIO_VISIBILITY_LAG_SEC),
+            clock_skew_seconds=float(settings.GATEIO_CLOCK_SKEW_SEC),
+            unified_account=settings.GATEIO_UNIFIED_ACCOUNT,
         )
 
     @property
@@ -329,81 +368,176 @@ class GateBroker:
             request = client.create_order_request(prepared.symbol, prepared.type, prepared.side, amount, price, params)
             return client.privateSpotPostOrders(request)
 
-        return self._write("private_orders", lambda: gateio.parse_order(send()))
+        self.client.tb_local.order_expires_ms = None
+        try:
+            answer = self._write("private_orders", lambda: gateio.parse_order(send()))
+        except TransientExchangeError as exc:
+            expires_ms = getattr(self.client.tb_local, "order_expires_ms", None)
+            exc.request_expires_at = None if expires_ms is None else datetime.fromtimestamp(expires_ms / 1000, UTC)
+            raise
+        return self._complete_fill(answer, after_write=True)
+
+    def lost_answer_settles_at(self, error: BaseException, sent_at: datetime) -> datetime:
+        """When a create_order whose answer was lost can no longer appear: its x-gate-exptime (measured when
+        the request left, after the rate-limit waits; `sent_at` + the expiry when it never got that far),
+        plus the clock skew and the visibility lag."""
+        expires_at = getattr(error, "request_expires_at", None)
+        if expires_at is None:
+            expires_at = sent_at + timedelta(seconds=self.order_expiry_seconds)
+        return expires_at + timedelta(seconds=self.clock_skew_seconds + self.visibility_lag_seconds)
+
+    def order_reached_exchange(self) -> None:
+        """A create_order whose answer was lost was found on the exchange: the exchange works (only an answer
+        was lost), which the order breaker counts as a success, as it would have counted the answer."""
+        on_success = getattr(self.breakers["private_orders"], "on_success", None)
+        if on_success is not None:
+            on_success(False)
+
+    def _complete_fill(self, order: ExchangeOrder, *, after_write: bool = False) -> ExchangeOrder:
+        """An answer without filled_amount gets its filled amount from the order's trades. After a write that
+        went through, a failing trades read leaves the estimate (filled_exact=False) rather than hide it."""
+        if order.filled_exact:
+            return order
+        since = order.created_at - timedelta(minutes=2)
+        try:
+            trades = self.fetch_my_trades(order.symbol, since, order_id=order.exchange_order_id)
+        except ExchangeError:
+            if after_write:
+                return order
+            raise
+        return gateio.with_fills_from_trades(order, trades)
 
     def fetch_order(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
         self.market(symbol)
-        return self._read(
-            "private_orders", lambda: gateio.parse_order(self.client.fetch_order(exchange_order_id, symbol)["info"])
+        order = self._read(
+            "private_reads", lambda: gateio.parse_order(self.client.fetch_order(exchange_order_id, symbol)["info"])
         )
+        return self._complete_fill(order)
 
     def fetch_order_by_client_id(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
         """Works only while the order is open (Gate.io looks custom ids up among pending orders)."""
         self.market(symbol)
         params = {"clientOrderId": client_order_id}
         try:
-            return self._read(
-                "private_orders",
+            order = self._read(
+                "private_reads",
                 lambda: gateio.parse_order(self.client.fetch_order(client_order_id, symbol, params)["info"]),
             )
         except OrderNotFound:
             return None
+        return self._complete_fill(order)
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
-        """Every open order of `symbol`, every page (the raw endpoint, as for finished orders)."""
+        """Every open order of `symbol`: pages of 100 (Gate.io's maximum for status=open) until a short page."""
+        return self.read_open_orders(symbol).orders
+
+    def read_open_orders(self, symbol: str, *, total: int | None = None) -> PairOpenOrders:
+        """Open orders of `symbol` page by page until a short page. Complete when a short page was reached and,
+        when `total` (GET /spot/open_orders' count for the pair) is known, at least that many were read."""
         market = self.market(symbol)
-        request = {"currency_pair": gateio.to_native(market.symbol), "status": "open", "limit": PAGE_LIMIT}
-        return self._pages(
+        request = {"currency_pair": gateio.to_native(market.symbol), "status": "open", "limit": OPEN_PAGE_LIMIT}
+        orders, short = self._pages(
             lambda page: self.client.privateSpotGetOrders({**request, "page": page}),
             gateio.parse_order,
             key=lambda o: o.exchange_order_id,
+            limit=OPEN_PAGE_LIMIT,
         )
+        return PairOpenOrders(symbol, orders, short and (total is None or len(orders) >= total))
 
-    def fetch_closed_orders(self, symbol: str, since: datetime) -> list[ExchangeOrder]:
-        """Finished orders of `symbol` created since `since`, every page."""
+    def fetch_all_open_orders(self) -> dict[str, PairOpenOrders]:
+        """Open orders of every pair (GET /spot/open_orders: each pair with open orders, at most 100 of them,
+        and its `total`); a pair with more is read again page by page. The way to find orders placed by hand
+        in pairs we do not trade."""
+        rows = self._read(
+            "private_reads", lambda: self.client.privateSpotGetOpenOrders({"page": 1, "limit": OPEN_PAGE_LIMIT})
+        )
+        result: dict[str, PairOpenOrders] = {}
+        for row in rows:
+            symbol = gateio.to_unified(row["currency_pair"])
+            orders = self._translated(lambda r=row: [gateio.parse_order(o) for o in r.get("orders") or []], write=False)
+            total = gateio.dec(row.get("total"))
+            count = int(total) if total is not None else None
+            if count is not None and len(orders) >= count:
+                result[symbol] = PairOpenOrders(symbol, orders, True)
+            elif symbol in self.load_markets():  # more than a page (or no total): the pair's own list, paged
+                paged = self.read_open_orders(symbol, total=count)
+                merged = {o.exchange_order_id: o for o in [*orders, *paged.orders]}
+                complete = paged.complete and (count is None or len(merged) >= count)
+                result[symbol] = PairOpenOrders(symbol, list(merged.values()), complete)
+            else:
+                result[symbol] = PairOpenOrders(symbol, orders, False)
+        return result
+
+    def fetch_closed_orders(self, symbol: str, since: datetime, until: datetime | None = None) -> list[ExchangeOrder]:
+        """Finished orders of `symbol` that finished in [since, until] (Gate.io filters finished orders on their
+        finish time), read in windows of at most 7 days with both `from` and `to`, every page of each."""
         market = self.market(symbol)
         request = {"currency_pair": gateio.to_native(market.symbol), "status": "finished", "limit": PAGE_LIMIT}
-        request["from"] = int(since.timestamp())
         # The raw endpoint (as for candles): Gate.io's strings straight into parse_order, without ccxt's own
         # per-order parsing, which costs about 0.2 ms an order and is thrown away (10,000 orders: 2 s of CPU).
-        return self._pages(
-            lambda page: self.client.privateSpotGetOrders({**request, "page": page}),
+        return self._windows(
+            since,
+            until,
+            lambda window, page: self.client.privateSpotGetOrders({**request, **window, "page": page}),
             gateio.parse_order,
             key=lambda o: o.exchange_order_id,
         )
 
-    def fetch_my_trades(self, symbol: str, since: datetime, order_id: str | None = None) -> list[ExchangeTrade]:
-        """Our fills of `symbol` since `since` (of one order when `order_id`), every page, fees as charged."""
+    def fetch_my_trades(
+        self, symbol: str, since: datetime, order_id: str | None = None, until: datetime | None = None
+    ) -> list[ExchangeTrade]:
+        """Our fills of `symbol` in [since, until] (of one order when `order_id`), in windows of at most 7 days
+        with both `from` and `to` (so a 30-day lookback loses nothing), every page, fees as charged."""
         market = self.market(symbol)
-        request = {
-            "currency_pair": gateio.to_native(market.symbol),
-            "limit": PAGE_LIMIT,
-            "from": int(since.timestamp()),
-        }
+        request = {"currency_pair": gateio.to_native(market.symbol), "limit": PAGE_LIMIT}
         if order_id:
             request["order_id"] = order_id
-        trades = self._pages(
-            lambda page: self.client.privateSpotGetMyTrades({**request, "page": page}),
+        trades = self._windows(
+            since,
+            until,
+            lambda window, page: self.client.privateSpotGetMyTrades({**request, **window, "page": page}),
             gateio.parse_trade,
             key=lambda t: t.trade_id,
         )
         return [t for t in trades if not order_id or t.exchange_order_id == order_id]
 
-    def _pages(self, fetch_page: Callable[[int], list], parse: Callable, key: Callable) -> list:
+    def _windows(
+        self, since: datetime, until: datetime | None, fetch: Callable[[dict, int], list], parse: Callable, key
+    ) -> list:
+        """Every item of [since, until] (default now), newest window first, each window paged."""
+        first = int(since.timestamp())
+        last = int((until or datetime.now(UTC)).timestamp()) + 1  # `to` in whole seconds: round up
+        step = int(WINDOW.total_seconds())
+        seen: dict[str, Any] = {}
+        end = last
+        while end > first:
+            start = max(first, end - step)
+            window = {"from": start, "to": end}
+            items, _ = self._pages(lambda page, w=window: fetch(w, page), parse, key=key, limit=PAGE_LIMIT)
+            for item in items:
+                seen.setdefault(key(item), item)
+            end = start
+        return list(seen.values())
+
+    def _pages(
+        self, fetch_page: Callable[[int], list], parse: Callable, key: Callable, limit: int
+    ) -> tuple[list, bool]:
+        """Every page until one shorter than `limit`; (items, True when that short page was reached)."""
         seen: dict[str, Any] = {}
         for page in range(1, MAX_PAGES + 1):
-            rows = self._read("private_orders", lambda page=page: [parse(row) for row in fetch_page(page)])
+            rows = self._read("private_reads", lambda page=page: [parse(row) for row in fetch_page(page)])
             for item in rows:
                 seen.setdefault(key(item), item)
-            if len(rows) < PAGE_LIMIT:
-                break
-        return list(seen.values())
+            if len(rows) < limit:
+                return list(seen.values()), True
+        return list(seen.values()), False
 
     def cancel_order(self, symbol: str, exchange_order_id: str) -> ExchangeOrder:
         self.market(symbol)
-        return self._write(
+        answer = self._write(
             "private_orders", lambda: gateio.parse_order(self.client.cancel_order(exchange_order_id, symbol)["info"])
         )
+        return self._complete_fill(answer, after_write=True)
 
     # --- price-triggered orders (an exchange-side stop) ------------------------------------------
 
@@ -421,7 +555,9 @@ class GateBroker:
         # ccxt: a stop-loss triggers on `>=` for a buy and `<=` for a sell, a take-profit the other way.
         stop_rule = ">=" if side == "buy" else "<="
         key = "stopLossPrice" if rule == stop_rule else "takeProfitPrice"
-        params = {key: str(price), "clientOrderId": client_order_id}
+        params: dict[str, Any] = {key: str(price), "clientOrderId": client_order_id}
+        if self.unified_account:  # ccxt puts account "normal" in the stop's `put` unless told
+            params["unifiedAccount"] = True
 
         def send() -> dict:
             return self.client.create_order(symbol, "market", side, str(rounded), str(price), params)
@@ -441,7 +577,7 @@ class GateBroker:
         self.market(symbol)
         params = {"trigger": True}
         return self._read(
-            "private_orders",
+            "private_reads",
             lambda: gateio.parse_trigger_order(self.client.fetch_order(exchange_order_id, symbol, params)["info"]),
         )
 

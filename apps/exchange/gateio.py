@@ -53,10 +53,16 @@ FINISH_EXPIRED = frozenset(
 FINISH_DONE = frozenset({"filled", "small"})
 
 
+def cancelled_spelling(word: str) -> str:
+    """Gate.io spells it both ways: the SDK says `cancelled`, a real recorded price order `canceled`."""
+    word = (word or "").lower()
+    return "cancelled" if word == "canceled" else word.replace("canceled", "cancelled")
+
+
 def map_order_status(*, status: str, finish_as: str, filled: Decimal, left: Decimal | None) -> str:
     """Gate.io `status` + `finish_as` + amounts -> one of apps.trading.models.OrderStatus values."""
-    status = (status or "").lower()
-    finish_as = (finish_as or "").lower()
+    status = cancelled_spelling(status)
+    finish_as = cancelled_spelling(finish_as)
     if status == "open" or (not status and finish_as in ("", "open")):
         return "partially_filled" if filled > 0 else "open"
     if status == "_new":
@@ -166,15 +172,21 @@ def parse_order(info: dict) -> ExchangeOrder:
         average = None
     filled = dec(info.get("filled_amount"))  # base; newer Gate.io versions send it
     market_buy = order_type == "market" and side == "buy"
+    exact = filled is not None
     if filled is None:
-        if market_buy:
-            filled = filled_total / average if average else Decimal(0)
+        # An older finished market order may lack filled_amount. A sell's (or a limit's) amount and left are
+        # base, so amount - left is exact; a market buy's are quote, and filled_total / avg_deal_price is only
+        # as exact as the rounded average: the broker sums the order's trades instead (filled_exact=False).
+        if not market_buy and left is not None:
+            filled, exact = amount - left, True
         else:
-            filled = amount - left if left is not None else Decimal(0)
+            filled = filled_total / average if market_buy and average else Decimal(0)  # an estimate
     if average is None and filled > 0 and filled_total > 0:
         average = filled_total / filled
+    # While the base filled is unknown, something was filled when the quote value of the fills is positive.
+    evidence = filled if exact else (Decimal(1) if filled_total > 0 else Decimal(0))
     status = map_order_status(
-        status=info.get("status", ""), finish_as=info.get("finish_as", ""), filled=filled, left=left
+        status=info.get("status", ""), finish_as=info.get("finish_as", ""), filled=evidence, left=left
     )
     text = info.get("text") or None
     fee = dec(info.get("fee"))
@@ -198,6 +210,22 @@ def parse_order(info: dict) -> ExchangeOrder:
         fee_currency=info.get("fee_currency") or None,
         raw_status=info.get("status", ""),
         finish_as=info.get("finish_as", "") or "",
+        filled_exact=exact,
+    )
+
+
+def with_fills_from_trades(order: ExchangeOrder, trades: list[ExchangeTrade]) -> ExchangeOrder:
+    """The order with its filled amount, cost and average taken from its trades (my_trades of that order):
+    what Gate.io's answer lacked when it had no filled_amount."""
+    own = [t for t in trades if t.exchange_order_id == order.exchange_order_id]
+    filled = sum((t.amount for t in own), Decimal(0))
+    cost = sum((t.cost for t in own), Decimal(0))
+    return replace(
+        order,
+        filled=filled,
+        cost=cost if cost > 0 else order.cost,
+        average_price=(cost / filled) if filled > 0 else order.average_price,
+        filled_exact=True,
     )
 
 
@@ -240,7 +268,7 @@ def parse_trigger_order(info: dict) -> TriggerOrder:
         rule=str(trigger.get("rule", "")),
         side=put.get("side", ""),
         amount=dec(put.get("amount"), Decimal(0)),
-        status=info.get("status", "open"),
+        status=cancelled_spelling(info.get("status", "open")) or "open",
         fired_order_id=str(fired) if fired not in (None, "", 0, "0") else None,
     )
 

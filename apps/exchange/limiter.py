@@ -229,13 +229,19 @@ def build_limiter(*, redis_url: str = "", data_dir: Path | None = None) -> RateL
 
     url = redis_url if redis_url else settings.REDIS_URL
     store: WindowStore = RedisWindow(url) if url else FileWindow((data_dir or settings.DATA_DIR) / "ratelimit")
-    budgets = {
+    return RateLimiter(store, budgets_configured(), float(settings.RATE_LIMIT_MAX_WAIT_SEC))
+
+
+def budgets_configured() -> dict[str, Budget]:
+    """The budgets from settings, by bucket (also published as metrics for the smoke test and dashboards)."""
+    from django.conf import settings
+
+    return {
         # Everything we send to Gate.io shares one budget (the seed's 300 / 10 s, less headroom).
         "gateio": Budget(settings.RATE_LIMIT_CALLS, float(settings.RATE_LIMIT_PERIOD_SEC)),
         # Gate.io also limits order placement to 10 / s per market; keep under it.
         "gateio_orders": Budget(9, 1.0),
     }
-    return RateLimiter(store, budgets, float(settings.RATE_LIMIT_MAX_WAIT_SEC))
 
 
 def get_limiter() -> RateLimiter:

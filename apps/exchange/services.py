@@ -2,9 +2,12 @@
 
 `order_submit` is idempotent: the order is `submitted` (committed) before anything is sent, with the client
 id made before sending. When the answer is lost it looks the order up by client id, then in the finished
-orders and in our trades since just before submission (Gate.io forgets custom ids once an order finishes),
-re-sends once with the same client id only when all of those say it is not there, and otherwise leaves the
-order `unknown` for reconciliation. Every status change goes through apps.trading.services.order_transition.
+orders and in our trades since just before submission (Gate.io forgets custom ids once an order finishes).
+Not found proves nothing while the request may still be executed (until its x-gate-exptime, set when it
+left) or may not be visible yet (Gate.io's visibility lag), give or take the clock skew between us: so it
+waits that out and looks again. Only then, as the last resort, it re-sends once with the same client id
+(counted in `order_resends_total{symbol}` and alerted); otherwise the order stays `unknown` for
+reconciliation. Every status change goes through apps.trading.services.order_transition.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.exchange.broker import (
+    AuthenticationError,
     Broker,
     BusinessError,
     CircuitOpen,
     ExchangeError,
+    InsufficientFunds,
     InvalidOrder,
-    OrderNotFound,
     RateLimitWaitExceeded,
     TransientExchangeError,
 )
@@ -174,37 +178,79 @@ def find_on_exchange(*, broker: Broker, symbol: str, client_order_id: str, since
     return None
 
 
-def _wait_until_request_expired(broker: Broker, sent_at: datetime) -> bool:
-    """A request still queued at the exchange could execute after our search: wait out its x-gate-exptime.
-    True when there was something to wait for."""
-    expiry = getattr(broker, "order_expiry_seconds", 0.0)
-    remaining = (sent_at + timedelta(seconds=expiry) - timezone.now()).total_seconds()
+def lost_answer_settles_at(broker: Broker, error: BaseException, sent_at: datetime) -> datetime:
+    """From when a lost create_order can no longer appear on the exchange: the broker knows its request's
+    expiry, visibility lag and clock skew (GateBroker); any other broker answers at once."""
+    settles = getattr(broker, "lost_answer_settles_at", None)
+    if settles is not None:
+        return settles(error, sent_at)
+    return sent_at + timedelta(seconds=getattr(broker, "order_expiry_seconds", 0.0))
+
+
+def _wait_until(moment: datetime) -> bool:
+    """Sleep until `moment`; True when there was something to wait for."""
+    remaining = (moment - timezone.now()).total_seconds()
     if remaining > 0:
         time.sleep(remaining)
     return remaining > 0
 
 
-def _look_up(*, order: Order, broker: Broker, sent_at: datetime) -> ExchangeOrder | None:
-    """find_on_exchange; when nothing is found while the request could still arrive, wait and look again."""
+def _look_up(*, order: Order, broker: Broker, sent_at: datetime, settles_at: datetime) -> ExchangeOrder | None:
+    """find_on_exchange; when nothing is found while the request could still execute or not be visible yet,
+    wait until `settles_at` and look again."""
     lookup = {"broker": broker, "symbol": order.symbol, "client_order_id": order.client_order_id}
     found = find_on_exchange(**lookup, since=sent_at - SEARCH_MARGIN)
-    if found is None and _wait_until_request_expired(broker, sent_at):
+    if found is None and _wait_until(settles_at):
         found = find_on_exchange(**lookup, since=sent_at - SEARCH_MARGIN)
     return found
+
+
+def _reached(broker: Broker) -> None:
+    reached = getattr(broker, "order_reached_exchange", None)
+    if reached is not None:
+        reached()
+
+
+def _count_resend(order: Order, error: Exception) -> None:
+    """Every re-send is counted and alerted: it is the last resort, and a person should know it happened."""
+    log.warning("order %s (%s): not on the exchange; sending it once more", order.pk, order.client_order_id)
+    try:
+        from apps.monitoring import metrics  # optional part of an installation
+
+        metrics.ORDER_RESENDS.labels(symbol=order.symbol).inc()
+    except Exception:
+        log.debug("order_resends_total not updated", exc_info=True)
+    try:
+        from apps.telegram_bot.alerts import alert_send  # optional part of an installation
+    except ImportError:
+        return
+    try:
+        alert_send(
+            kind="order_resent",
+            key=f"order-resent:{order.pk}",
+            severity="warning",
+            text=f"Order {order.pk} {order.side} {order.symbol} ({order.client_order_id}): the answer was lost "
+            f"({error}) and the exchange did not have it after its expiry; sent once more.",
+        )
+    except Exception:  # an alert must never break order placement
+        log.exception("re-send alert of order %s not sent", order.pk)
 
 
 def _resolve_lost_answer(
     *, order: Order, request: OrderRequest, broker: Broker, actor: Actor, sent_at: datetime, error: Exception
 ) -> Order:
+    settles_at = lost_answer_settles_at(broker, error, sent_at)
     try:
-        found = _look_up(order=order, broker=broker, sent_at=sent_at)
+        found = _look_up(order=order, broker=broker, sent_at=sent_at, settles_at=settles_at)
     except ExchangeError as exc:
         return _unknown(order, actor, f"answer lost ({error}); lookup failed: {exc}")
     if found is not None:
+        _reached(broker)
         return _record(order=order, answer=found, broker=broker, actor=actor, reason="found after a lost answer")
     # Open orders, finished orders and trades all say the exchange does not have it, and the first request
-    # can no longer arrive: sending it once more with the same client id cannot make a second order.
-    log.warning("order %s (%s): not on the exchange; sending it once more", order.pk, order.client_order_id)
+    # can no longer arrive nor still be invisible: sending it once more with the same client id cannot make a
+    # second order.
+    _count_resend(order, error)
     sent_again_at = timezone.now()
     try:
         answer = broker.create_order(request)
@@ -220,11 +266,13 @@ def _resolve_lost_answer(
         return _transition(order, OrderStatus.REJECTED, actor, "exchange refused the re-send", last_error=str(exc))
     except TransientExchangeError as exc:
         try:
-            found = _look_up(order=order, broker=broker, sent_at=sent_again_at)
+            settles_again_at = lost_answer_settles_at(broker, exc, sent_again_at)
+            found = _look_up(order=order, broker=broker, sent_at=sent_again_at, settles_at=settles_again_at)
         except ExchangeError as lookup_exc:
             return _unknown(order, actor, f"re-send answer lost ({exc}); lookup failed: {lookup_exc}")
         if found is None:
             return _unknown(order, actor, f"answer lost twice ({error}; {exc}); not found on the exchange")
+        _reached(broker)
         return _record(order=order, answer=found, broker=broker, actor=actor, reason="found after a lost re-send")
     return _record(order=order, answer=answer, broker=broker, actor=actor, reason="accepted on re-send")
 
@@ -243,8 +291,8 @@ def _record(
         order = order_set_exchange_id(order=order, exchange_order_id=answer.exchange_order_id)
     else:
         changes["exchange_order_id"] = answer.exchange_order_id  # recorded with the status, in one transaction
-    fresh = answer.filled <= 0
-    if answer.filled > 0:
+    fresh = answer.filled <= 0 and answer.filled_exact
+    if answer.filled > 0 or not answer.filled_exact:
         since = (order.submitted_at or order.created_at) - SEARCH_MARGIN
         trades = broker.fetch_my_trades(order.symbol, since, order_id=answer.exchange_order_id)
         for trade in trades:
@@ -288,7 +336,15 @@ def order_cancel(*, order: Order, broker: Broker, actor: Actor) -> Order:
         raise InvalidOrder(f"order {order.pk} has no exchange id yet ({order.status}); reconcile it first")
     try:
         answer = broker.cancel_order(order.symbol, order.exchange_order_id)
-    except OrderNotFound:
-        # Already finished (filled, or cancelled behind our back): read what happened instead.
-        return order_refresh(order=order, broker=broker, actor=actor)
+    except (InsufficientFunds, AuthenticationError):
+        raise
+    except BusinessError as exc:
+        # Gate.io refuses to cancel a finished order with ORDER_NOT_FOUND, ORDER_CLOSED, ORDER_CANCELLED or
+        # ORDER_FINISHED depending on the case: whatever the label, read what happened instead.
+        refreshed = order_refresh(order=order, broker=broker, actor=actor)
+        if refreshed.is_terminal:
+            return refreshed
+        raise InvalidOrder(
+            f"cancel of order {order.pk} refused and the order is still {refreshed.status}: {exc}"
+        ) from exc
     return _record(order=order, answer=answer, broker=broker, actor=actor, reason="cancel confirmed")

@@ -121,6 +121,7 @@ class ExchangeOrder:
     fee_currency: str | None = None
     raw_status: str = ""
     finish_as: str = ""
+    filled_exact: bool = True  # False: Gate.io sent no filled_amount; `filled` is to be summed from the trades
 
 
 @dataclass(frozen=True)
@@ -165,5 +166,5 @@ class TriggerOrder:
     rule: str  # "<=" or ">="
     side: str
     amount: Decimal
-    status: str  # open / cancelled / finish / failed / expired
+    status: str  # open / cancelled (either spelling in, `cancelled` out) / finish / failed / expired
     fired_order_id: str | None = None

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.services import audit_record
-from apps.exchange.broker import Broker, InvalidOrder, OrderNotFound
+from apps.exchange.broker import Broker, ExchangeError, InvalidOrder, OrderNotFound
 from apps.exchange.services import order_refresh
 from apps.exchange.types import TriggerOrder
 from apps.exits import notify
@@ -33,7 +33,9 @@ S = ProtectiveExit.Status
 R = ProtectiveExit.Reason
 POLL_EVERY = timedelta(seconds=30)  # how often a placed stop is read back to see whether it fired
 POLL_MAX_PER_PASS = 20
-GONE = frozenset({"cancelled", "expired", "failed"})
+# Gate.io spells it both ways (the SDK `cancelled`, a real recorded price order `canceled`); the parser
+# already writes `cancelled`, this keeps either meaning "gone" wherever a status comes from.
+GONE = frozenset({"cancelled", "canceled", "expired", "failed"})
 CLEARED = {
     "exchange_stop_order_id": "",
     "exchange_stop_client_id": "",
@@ -48,17 +50,31 @@ def _clear(exit: ProtectiveExit, stop_id: str) -> None:
 
 
 def _read_after_cancel(exit: ProtectiveExit, broker: Broker) -> TriggerOrder | None:
-    """Cancel the stop; None when it is gone (cancelled now or before), the stop itself when it fired."""
+    """Cancel the stop and read what the exchange says: None when it is gone (cancelled now or before, expired,
+    failed), the stop itself when it fired, so the position is already sold and must not be sold again.
+
+    Gate.io answers the cancel of a stop that already fired either with 200 and the fired order (status
+    `finish`, `fired_order_id`), or with not found; a cancel that does not raise is therefore not proof that
+    the stop is gone: its answer is read, and when it is not plainly cancelled the stop is read back."""
     try:
-        broker.cancel_trigger_order(exit.symbol, exit.exchange_stop_order_id)
-        return None
+        answer: TriggerOrder | None = broker.cancel_trigger_order(exit.symbol, exit.exchange_stop_order_id)
     except OrderNotFound:
-        pass  # no longer open: fired, expired, failed, or cancelled before
+        answer = None  # no longer open: fired, expired, failed, or cancelled before
+    if answer is not None:
+        if answer.fired_order_id and answer.status not in GONE:
+            return answer
+        if answer.status in GONE:
+            return None
     try:
         stop = broker.fetch_trigger_order(exit.symbol, exit.exchange_stop_order_id)
     except OrderNotFound:
+        log.warning("exit %s: stop %s not found after its cancel; taken as gone", exit.pk, exit.exchange_stop_order_id)
         return None
-    return stop if stop.status not in GONE and stop.fired_order_id else None
+    if stop.fired_order_id and stop.status not in GONE:
+        return stop
+    if stop.status in GONE:
+        return None
+    raise ExchangeError(f"stop {stop.exchange_order_id} of exit {exit.pk} is still {stop.status} after its cancel")
 
 
 def adopt_fired(*, exit: ProtectiveExit, stop: TriggerOrder, broker: Broker, actor: Actor) -> Order:

@@ -9,7 +9,13 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from apps.exchange.limiter import budgets_configured
         from apps.monitoring import celery_hooks, metrics
 
         celery_hooks.connect()
-        metrics.BUILD_INFO.labels(version="0.1.0", mode=settings.MODE).set(1)
+        metrics.init_zero()  # every family from the first scrape, in every process (web, worker, beat)
+        metrics.publish_settings()
+        for bucket, budget in budgets_configured().items():
+            metrics.RATE_LIMIT_BUDGET_CALLS.labels(bucket=bucket).set(budget.calls)
+            metrics.RATE_LIMIT_BUDGET_PERIOD.labels(bucket=bucket).set(budget.period)
+        metrics.BUILD_INFO.labels(version=metrics.VERSION, mode=settings.MODE).set(1)

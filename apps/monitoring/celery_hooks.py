@@ -25,6 +25,8 @@ def _task_postrun(task_id: str | None = None, task: Any = None, state: str | Non
     if started is not None:
         metrics.CELERY_TASK_DURATION.labels(task=name).observe(time.perf_counter() - started)
     metrics.CELERY_TASK_RUNS.labels(task=name, state=state or "unknown").inc()
+    if state == "SUCCESS":  # the worker-missing alert watches this timestamp
+        metrics.CELERY_TASK_LAST_SUCCESS.labels(task=name).set(time.time())
     metrics.sync_limiter_counters()
     context_reset(tokens)
 

@@ -6,10 +6,11 @@ from typing import Any
 
 
 def on_starting(server: Any) -> None:
-    """In the master, before any worker: multiprocess mode on, files of exited processes removed."""
-    from apps.monitoring.multiproc import clean_dead, ensure_env
+    """In the master, before any worker: multiprocess mode on in DATA_DIR/prometheus (the folder the settings,
+    the Celery worker and beat use too), files of exited processes removed."""
+    from apps.monitoring.multiproc import clean_dead, default_dir, ensure_env
 
-    ensure_env()
+    ensure_env(default_dir())
     clean_dead()
 
 

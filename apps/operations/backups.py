@@ -44,6 +44,19 @@ def backup_create(
     *, now: datetime | None = None, directory: Path | None = None, keep: int | None = None
 ) -> BackupResult:
     """Write one consistent backup now (the database stays online) and prune old ones."""
+    try:
+        result = _backup_write(now=now, directory=directory, keep=keep)
+    except Exception:
+        metrics.BACKUP_RUNS.labels(status="failed").inc()
+        raise
+    metrics.BACKUP_RUNS.labels(status="ok").inc()
+    metrics.BACKUP_SIZE.set(result.size_bytes)
+    metrics.BACKUP_AGE.set(0)
+    metrics.BACKUP_LAST_SUCCESS.set(result.path.stat().st_mtime)
+    return result
+
+
+def _backup_write(*, now: datetime | None, directory: Path | None, keep: int | None) -> BackupResult:
     directory = Path(directory or settings.DB_BACKUP_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     stamp = (now or timezone.now()).strftime("%Y%m%d-%H%M%S-%f")
@@ -67,9 +80,6 @@ def backup_create(
     pruned = _prune(directory, keep or settings.DB_BACKUP_KEEP)
     size = target.stat().st_size
     log.info("database backup written to %s", target)
-    metrics.BACKUP_RUNS.labels(status="ok").inc()
-    metrics.BACKUP_SIZE.set(size)
-    metrics.BACKUP_AGE.set(0)
     return BackupResult(path=target, size_bytes=size, pruned=pruned)
 
 

@@ -1,7 +1,8 @@
 """What the exchange says about one symbol, read in a few batched list calls (never one call per order).
 
-Open orders (one call), finished orders since the window start (paginated inside the broker) and, only when
-some order needs them, our trades since the earliest such order (paginated too). Gate.io forgets orders that
+Open orders (of every pair in one call when the broker can, else the symbol's pages), finished orders since
+the window start (7-day windows, paginated inside the broker) and, only when some order needs them, our
+trades since the earliest such order (paginated too). Gate.io forgets orders that
 were cancelled with nothing filled after about a minute, so their absence is normal.
 """
 
@@ -12,11 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from apps.exchange import gateio
 from apps.exchange.broker import Broker
 from apps.exchange.types import ExchangeOrder, ExchangeTrade
 
-# Gate.io's open-orders page holds at most 100; a full page may hide more, so absence is not concluded then.
-OPEN_ORDERS_LIMIT = 1000 * 1000  # GateBroker: PAGE_LIMIT x MAX_PAGES
 TERMINAL = frozenset({"filled", "cancelled", "rejected", "expired"})
 
 
@@ -70,6 +70,12 @@ class SymbolView:
             ]
             self.by_text[order.client_order_id] = [*same, order]
 
+    def complete_fills(self) -> None:
+        """Orders Gate.io sent without filled_amount get it from their trades, once the trades cover them."""
+        for key, order in list(self.orders.items()):
+            if not order.filled_exact and self.covers_trades_of(order):
+                self.orders[key] = gateio.with_fills_from_trades(order, self.trades_of(key))
+
     def trades_of(self, exchange_order_id: str) -> list[ExchangeTrade]:
         return self.trades_by_order.get(exchange_order_id, [])
 
@@ -81,19 +87,46 @@ class SymbolView:
         return self.trades_since is not None and self.trades_since <= order.created_at
 
 
-def read_orders(counter: CallCounter, symbol: str, since: datetime) -> SymbolView:
-    """Open orders and finished orders created since `since`."""
+@dataclass(frozen=True)
+class OpenList:
+    """The open orders of one symbol and whether the list is known to hold all of them."""
+
+    orders: list[ExchangeOrder]
+    complete: bool
+
+
+def read_all_open(counter: CallCounter) -> dict[str, OpenList] | None:
+    """Open orders of every pair in one call (GET /spot/open_orders; a pair with more than a page is paged by
+    the broker), or None when the broker cannot list all pairs (the paper broker)."""
+    if getattr(counter.broker, "fetch_all_open_orders", None) is None:
+        return None
+    pairs = counter.call("fetch_all_open_orders")
+    return {symbol: OpenList(list(p.orders), p.complete) for symbol, p in pairs.items()}
+
+
+def read_open(counter: CallCounter, symbol: str) -> OpenList:
+    """One symbol's open orders, every page; complete only when the broker says its last page was short."""
+    if hasattr(counter.broker, "read_open_orders"):
+        pair = counter.call("read_open_orders", symbol)
+        return OpenList(list(pair.orders), pair.complete)
+    return OpenList(counter.call("fetch_open_orders", symbol), True)  # a broker that lists from its own books
+
+
+def read_orders(counter: CallCounter, symbol: str, since: datetime, open_list: OpenList | None = None) -> SymbolView:
+    """Open orders (`open_list` when already read for all pairs) and finished orders that finished since
+    `since` (Gate.io's finished list filters on the finish time)."""
     view = SymbolView(symbol=symbol, since=since)
     # Open orders first: one that finishes between the two calls is then seen twice (the finished copy wins)
     # rather than not at all. One placed in between is missed; absence is only concluded after a grace period.
-    open_orders = counter.call("fetch_open_orders", symbol)
+    if open_list is None:
+        open_list = read_open(counter, symbol)
     finished = counter.call("fetch_closed_orders", symbol, since)
-    for order in open_orders:
+    for order in open_list.orders:
         view.add(order)
     for order in finished:
         view.add(order)
-    # The broker returns every page of open orders; a list as long as its whole page budget may be cut short.
-    view.open_complete = len(open_orders) < OPEN_ORDERS_LIMIT
+    # A list that may be cut short (a full last page, fewer than the pair's total) proves no absence.
+    view.open_complete = open_list.complete
     return view
 
 
@@ -108,3 +141,4 @@ def read_trades(counter: CallCounter, view: SymbolView, since: datetime) -> None
         items.sort(key=lambda t: (t.executed_at, t.trade_id))
     view.trades_by_order = dict(grouped)
     view.trades_since = since
+    view.complete_fills()

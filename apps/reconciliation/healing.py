@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from apps.audit.actors import Actor
+from apps.exchange.gateio import CLIENT_ID_RE
 from apps.exchange.types import ExchangeOrder, ExchangeTrade
 from apps.reconciliation.discrepancies import Kind, Severity, flag, resolve_for_order
 from apps.reconciliation.matching import fee_differs, needs_work, status_differs
@@ -25,7 +26,6 @@ from apps.trading.services import (
     FillReport,
     OrderInputError,
     fill_apply,
-    new_client_order_id,
     order_create,
     order_set_exchange_id,
     order_transition,
@@ -212,6 +212,15 @@ def _import_params(ex: ExchangeOrder) -> dict[str, Any]:
     return params
 
 
+def _import_client_id(ex: ExchangeOrder) -> dict[str, Any]:
+    """The exchange's own `t-` text when it is a valid one nobody else of ours carries; otherwise no client id
+    at all: a made-up id of ours would claim the order was ours (and could collide with one we send later)."""
+    text = ex.client_order_id
+    if text and CLIENT_ID_RE.match(text) and not Order.objects.filter(client_order_id=text).exists():
+        return {"client_order_id": text}
+    return {"without_client_id": True}
+
+
 def import_external(ctx: Context, ex: ExchangeOrder, trades: list[ExchangeTrade], *, note: str = "") -> Outcome:
     """An order the bot did not place (or does not remember): record it as `external`, with its fills, and
     flag it. Idempotent: the import's intent is the exchange id, so two runs cannot import it twice."""
@@ -222,15 +231,12 @@ def import_external(ctx: Context, ex: ExchangeOrder, trades: list[ExchangeTrade]
         with transaction.atomic():
             if Order.objects.filter(venue=ctx.run.venue, exchange_order_id=ex.exchange_order_id).exists():
                 return outcome
-            text = ex.client_order_id
-            if not text or len(text) > 28 or Order.objects.filter(client_order_id=text).exists():
-                text = new_client_order_id(intent)
             order = order_create(
                 actor=ctx.actor,
                 origin=Origin.EXTERNAL,
                 intent=intent,
-                client_order_id=text,
                 venue=ctx.run.venue,
+                **_import_client_id(ex),
                 **_import_params(ex),
             )
             order = order_set_exchange_id(order=order, exchange_order_id=ex.exchange_order_id)

@@ -24,7 +24,7 @@ class LocalOrder:
     """What matching needs of one of our orders: a plain row, so 10,000 of them load in a blink."""
 
     pk: int
-    client_order_id: str
+    client_order_id: str | None  # None: imported from the exchange without a t- text
     exchange_order_id: str | None
     status: str
     filled: Decimal
@@ -66,7 +66,8 @@ class LocalIndex:
             self.by_id[order.pk] = order
             if order.exchange_order_id:
                 self.by_exchange_id[order.exchange_order_id] = order
-            self.by_client_id[order.client_order_id] = order
+            if order.client_order_id:
+                self.by_client_id[order.client_order_id] = order
 
 
 def match_orders(

@@ -1,10 +1,14 @@
 """Reconciliation: keep our orders, fills and positions equal to the exchange's, and say what differed.
 
-Per symbol, everything is read first in a few batched list calls (open orders, finished orders over the
-window, our trades only when some order needs them); then each order that differs is corrected in its own
-transaction through the trading services. An exchange error stops the run before the symbol's corrections
-start, so a failed run leaves every order either fully corrected or untouched. Two runs at once are safe:
-each correction re-checks the locked row, fills are idempotent per trade id, imports per exchange id.
+Open orders of every pair are read in one call (GET /spot/open_orders), which also finds pairs outside
+SYMBOLS where someone placed orders by hand; pairs where a balance is held are looked at too. Per symbol,
+everything is read first in a few batched list calls (finished orders over the window, our trades only when
+some order needs them); then each order that differs is corrected in its own transaction through the
+trading services. An exchange error stops that symbol before its corrections start (so every order is either
+fully corrected or untouched), is recorded, and the run goes on with the other symbols and the balance
+check; the run is then `failed`. An order is never concluded gone from a list that may be incomplete: each
+live order missing from the lists is read by its id first. Two runs at once are safe: each correction
+re-checks the locked row, fills are idempotent per trade id, imports per exchange id.
 """
 
 from __future__ import annotations
@@ -19,15 +23,30 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from apps.audit.actors import Actor
-from apps.exchange.broker import Broker, ExchangeError
-from apps.exchange.types import ExchangeOrder
+from apps.exchange.broker import Broker, ExchangeError, OrderNotFound
+from apps.exchange.types import Balance, ExchangeOrder
 from apps.reconciliation import healing
 from apps.reconciliation.balances import check_balance
-from apps.reconciliation.exchange_view import CallCounter, SymbolView, read_orders, read_trades
+from apps.reconciliation.exchange_view import (
+    CallCounter,
+    OpenList,
+    SymbolView,
+    read_all_open,
+    read_orders,
+    read_trades,
+)
 from apps.reconciliation.healing import Context, Outcome
-from apps.reconciliation.matching import LocalIndex, Matching, load_local, match_orders, needs_trades, needs_work
+from apps.reconciliation.matching import (
+    LocalIndex,
+    LocalOrder,
+    Matching,
+    load_local,
+    match_orders,
+    needs_trades,
+    needs_work,
+)
 from apps.reconciliation.models import Discrepancy, ReconciliationRun
-from apps.trading.models import LIVE_STATUSES, TERMINAL_STATUSES, Order, OrderStatus
+from apps.trading.models import LIVE_STATUSES, TERMINAL_STATUSES, Order, OrderStatus, Position
 from apps.trading.services import CLIENT_ID_PREFIX
 from apps.trading.venues import current_venue, venue_of
 
@@ -40,6 +59,9 @@ ABSENCE_GRACE = timedelta(minutes=2)
 WINDOW_MARGIN = timedelta(minutes=5)
 # The window grows to cover our oldest live order, but not beyond what Gate.io lists.
 MAX_WINDOW = timedelta(days=30)
+# Live orders missing from the lists are read one by one before anything is concluded; at most this many a
+# symbol per run (the rest wait for the next run).
+MAX_ABSENT_READS = 50
 UNRESOLVED_KINDS = {Discrepancy.Kind.EXTERNAL, Discrepancy.Kind.MISSING_ON_EXCHANGE, Discrepancy.Kind.BALANCE}
 
 
@@ -80,13 +102,17 @@ def reconcile(
     symbols: list[str] | tuple[str, ...] | None = None,
     now: datetime | None = None,
     lookback_hours: int | None = None,
+    discover: bool | None = None,
 ) -> ReconciliationRun:
     """One reconciliation pass over `symbols` (default: SYMBOLS plus those of our live orders).
 
-    Returns the stored run; a run that met an error is returned with status `failed` and the error, and every
-    correction made before it stays whole."""
+    `discover` (default: when `symbols` is not given) also reconciles the pairs outside them where the exchange
+    lists open orders or where a balance is held, importing what it finds there as external. Returns the
+    stored run; a run that met an error is returned with status `failed` and the errors, and every correction
+    made before or after them (other symbols, the balance check) stays whole."""
     now = now or timezone.now()
     hours = lookback_hours or settings.RECONCILE_LOOKBACK_HOURS
+    discover = symbols is None if discover is None else discover
     venue = venue_of(broker)  # the broker's books only: a live pass never touches paper orders, nor the reverse
     chosen = reconciliation_symbols(symbols, venue=venue)
     run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen, venue=venue)
@@ -95,25 +121,101 @@ def reconcile(
     tally = Tally()
     started = time.perf_counter()
     drift: dict[str, tuple[float, float]] = {}
-    current = ""
-    try:
-        for current in chosen:
-            _reconcile_symbol(ctx, counter, current, now - timedelta(hours=hours), tally)
-        current = "balances"
-        balances = counter.call("fetch_balance")
-        for current in chosen:
-            outcome, difference, age = check_balance(ctx, broker, current, balances)
-            tally.add(outcome)
-            drift[current] = (float(difference), age)
-    except ExchangeError as exc:
-        tally.errors.append(f"exchange error ({type(exc).__name__}) at {current}: {exc}")
-        _metric("RECONCILIATION_ERRORS", kind="exchange")
-    except Exception as exc:  # a bug or the database: the run is failed, what was committed stays whole
-        log.exception("reconciliation run %s failed at %s", run.pk, current)
-        tally.errors.append(f"{type(exc).__name__} at {current}: {exc}")
-        _metric("RECONCILIATION_ERRORS", kind="internal")
+    lookback_start = now - timedelta(hours=hours)
+    all_open = _guarded(tally, "open orders of all pairs", lambda: read_all_open(counter))
+    done: list[str] = []
+    for symbol in [*chosen, *_pairs_with_open_orders(broker, all_open, chosen, discover)]:
+        _reconcile_one(ctx, counter, symbol, lookback_start, tally, all_open)
+        done.append(symbol)
+    balances = _guarded(tally, "balances", lambda: counter.call("fetch_balance"))
+    if balances is not None:
+        for symbol in _pairs_with_balances(broker, balances, done, discover):
+            _reconcile_one(ctx, counter, symbol, lookback_start, tally, all_open)
+            done.append(symbol)
+        for symbol in _balance_symbols(chosen, done, venue):
+            result = _guarded(tally, f"balance of {symbol}", lambda s=symbol: check_balance(ctx, broker, s, balances))
+            if result is not None:
+                outcome, difference, age = result
+                tally.add(outcome)
+                drift[symbol] = (float(difference), age)
+    run.symbols = done
     _finish(run, tally, counter, drift, time.perf_counter() - started)
     return run
+
+
+def _guarded(tally: Tally, what: str, step):
+    """Run one step; an error is recorded (the run will be `failed`) and None returned, so the rest goes on."""
+    try:
+        return step()
+    except ExchangeError as exc:
+        tally.errors.append(f"exchange error ({type(exc).__name__}) at {what}: {exc}")
+        _metric("RECONCILIATION_ERRORS", kind="exchange")
+    except Exception as exc:  # a bug or the database: recorded, what was committed stays whole
+        log.exception("reconciliation step %s failed", what)
+        tally.errors.append(f"{type(exc).__name__} at {what}: {exc}")
+        _metric("RECONCILIATION_ERRORS", kind="internal")
+    return None
+
+
+def _reconcile_one(
+    ctx: Context,
+    counter: CallCounter,
+    symbol: str,
+    lookback_start: datetime,
+    tally: Tally,
+    all_open: dict[str, OpenList] | None,
+) -> None:
+    """One symbol, its errors recorded without stopping the others. A pair missing from the all-pairs list has
+    no open order."""
+    open_list = None if all_open is None else all_open.get(symbol, OpenList([], True))
+    _guarded(tally, symbol, lambda: _reconcile_symbol(ctx, counter, symbol, lookback_start, tally, open_list))
+
+
+def _markets(broker: Broker) -> set[str]:
+    try:
+        return set(broker.load_markets())
+    except ExchangeError:
+        return set()
+
+
+def _pairs_with_open_orders(
+    broker: Broker, all_open: dict[str, OpenList] | None, chosen: list[str], discover: bool
+) -> list[str]:
+    """Pairs outside `chosen` where the exchange lists open orders (placed by hand, or by another bot)."""
+    if not discover or not all_open:
+        return []
+    markets = _markets(broker)
+    return sorted(s for s, listed in all_open.items() if s not in chosen and s in markets and listed.orders)
+
+
+def _pairs_with_balances(broker: Broker, balances: dict[str, Balance], done: list[str], discover: bool) -> list[str]:
+    """Pairs not reconciled yet whose base currency is held, against the quotes we trade in: a hand trade in a
+    pair we do not trade shows there first (its orders are finished, so no open list names it)."""
+    if not discover:
+        return []
+    markets = _markets(broker)
+    quotes = {s.split("/")[1] for s in done} or {"USDT"}
+    found = []
+    for currency, balance in balances.items():
+        if currency in quotes or balance.total <= 0:
+            continue
+        for quote in sorted(quotes):
+            symbol = f"{currency}/{quote}"
+            if symbol in markets and symbol not in done:
+                try:
+                    if balance.total < broker.market(symbol).min_amount:
+                        continue  # dust: nothing an order could have left
+                except ExchangeError:
+                    continue
+                found.append(symbol)
+    return sorted(set(found))
+
+
+def _balance_symbols(chosen: list[str], done: list[str], venue: str) -> list[str]:
+    """The configured symbols, and those of the discovered pairs where we hold an open position."""
+    open_positions = Position.objects.filter(venue=venue, status=Position.Status.OPEN, symbol__in=done)
+    with_positions = set(open_positions.values_list("symbol", flat=True))
+    return [s for s in done if s in chosen or s in with_positions]
 
 
 def _window_start(symbol: str, since: datetime, now: datetime, venue: str) -> datetime:
@@ -142,31 +244,42 @@ def _load_local(symbol: str, since: datetime, view: SymbolView, venue: str) -> t
     return index, matching
 
 
-def _reconcile_symbol(ctx: Context, counter: CallCounter, symbol: str, lookback_start: datetime, tally: Tally) -> None:
+def _reconcile_symbol(
+    ctx: Context,
+    counter: CallCounter,
+    symbol: str,
+    lookback_start: datetime,
+    tally: Tally,
+    open_list: OpenList | None = None,
+) -> None:
     since = _window_start(symbol, lookback_start, ctx.now, ctx.run.venue)
-    view = read_orders(counter, symbol, since)
+    view = read_orders(counter, symbol, since, open_list)
     index, matching = _load_local(symbol, since, view, ctx.run.venue)
-    work = [(order, ex) for order, ex in matching.pairs if needs_work(order, ex)]
-    imports = matching.unmatched_exchange
     unmatched = [o for pk, o in index.by_id.items() if pk not in matching.claimed]
     cutoff = ctx.now - ABSENCE_GRACE
-    absent = [o for o in unmatched if o.status in LIVE_STATUSES and view.open_complete and o.updated_at < cutoff]
+    candidates = [o for o in unmatched if o.status in LIVE_STATUSES and o.updated_at < cutoff]
+    pairs, absent = _read_absent(counter, view, candidates)
     lost = [
         o for o in unmatched if o.status in TERMINAL_STATUSES and o.filled > 0 and o.created_at >= since + WINDOW_MARGIN
     ]
-    tally.checked += len(matching.pairs) + len(imports) + len(absent) + len(lost)
+    imports = matching.unmatched_exchange
+    pairs = [*matching.pairs, *pairs]
+    tally.checked += len(pairs) + len(imports) + len(absent) + len(lost)
 
-    wanting: list[ExchangeOrder] = [ex for order, ex in work if needs_trades(order, ex)]
-    wanting += [ex for ex in imports if ex.filled > 0]
+    # Orders Gate.io sent without filled_amount need their trades as much as those whose fills differ.
+    wanting: list[ExchangeOrder] = [ex for o, ex in pairs if needs_work(o, ex) and needs_trades(o, ex)]
+    wanting += [ex for _, ex in pairs if not ex.filled_exact]
+    wanting += [ex for ex in imports if ex.filled > 0 or not ex.filled_exact]
     if wanting:
         earliest = min(ex.created_at for ex in wanting)
         read_trades(counter, view, max(earliest, ctx.now - MAX_WINDOW))
+        pairs = [(o, view.orders.get(ex.exchange_order_id, ex)) for o, ex in pairs]
+        imports = [view.orders.get(ex.exchange_order_id, ex) for ex in imports]
+    work = [(order, ex) for order, ex in pairs if needs_work(order, ex)]
     # Everything is read: from here on only the database is touched, one order per transaction.
 
     # Our own client ids (t-tb-…) are unique per order: a second exchange order carrying one was sent twice.
-    duplicate_texts = {
-        ex.client_order_id for _, ex in matching.pairs if (ex.client_order_id or "").startswith(CLIENT_ID_PREFIX)
-    }
+    duplicate_texts = {ex.client_order_id for _, ex in pairs if (ex.client_order_id or "").startswith(CLIENT_ID_PREFIX)}
     steps = [
         *((order.pk, lambda o=order, e=ex: healing.heal_matched(ctx, o.pk, e, _trades(view, e))) for order, ex in work),
         *(
@@ -190,6 +303,36 @@ def _reconcile_symbol(ctx: Context, counter: CallCounter, symbol: str, lookback_
             log.exception("reconciliation of %s %s failed", symbol, key)
             tally.errors.append(f"{symbol} {key}: {type(exc).__name__}: {exc}")
             _metric("RECONCILIATION_ERRORS", kind="order")
+
+
+def _read_absent(
+    counter: CallCounter, view: SymbolView, candidates: list[LocalOrder]
+) -> tuple[list[tuple[LocalOrder, ExchangeOrder]], list[LocalOrder]]:
+    """Our live orders that no list showed, each read by its exchange id (a list may be cut short, lag, or
+    clamp its page): (those the exchange still has, paired with its copy; those it does not know).
+
+    Without an exchange id the order never got one from the exchange, and the lists (by `text`) did not show
+    it: it is taken as never arrived only when the open list was complete."""
+    pairs: list[tuple[LocalOrder, ExchangeOrder]] = []
+    absent: list[LocalOrder] = []
+    reads = 0
+    for order in candidates:
+        if not order.exchange_order_id:
+            if view.open_complete:
+                absent.append(order)
+            continue
+        if reads >= MAX_ABSENT_READS:
+            log.info("reconciliation of %s: more than %s orders to read one by one", view.symbol, reads)
+            break
+        reads += 1
+        try:
+            found = counter.call("fetch_order", view.symbol, order.exchange_order_id)
+        except OrderNotFound:
+            absent.append(order)
+            continue
+        view.add(found)
+        pairs.append((order, found))
+    return pairs, absent
 
 
 def _trades(view: SymbolView, ex: ExchangeOrder):

@@ -188,6 +188,7 @@ def drawdown_update(
     metrics = _metrics()
     if metrics is not None:
         metrics.EQUITY_DRAWDOWN_PCT.set(float(drawdown))
+        metrics.EQUITY_DRAWDOWN_LIMIT_PCT.set(float(limits.max_drawdown_pct))
     return state
 
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from apps.common.admin_mixins import ReadOnlyAdmin
-from apps.telegram_bot.models import AlertThrottle, Confirmation
+from apps.telegram_bot.models import AlertThrottle, Confirmation, WebhookUpdate
 
 
 @admin.register(Confirmation)
@@ -16,3 +16,10 @@ class ConfirmationAdmin(ReadOnlyAdmin):
 class AlertThrottleAdmin(ReadOnlyAdmin):
     list_display = ("name", "count", "expires_at")
     search_fields = ("name",)
+
+
+@admin.register(WebhookUpdate)
+class WebhookUpdateAdmin(ReadOnlyAdmin):
+    list_display = ("update_id", "received_at")
+    search_fields = ("update_id",)
+    date_hierarchy = "received_at"

@@ -43,3 +43,14 @@ class AlertThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} = {self.count} until {self.expires_at:%H:%M:%S}"
+
+
+class WebhookUpdate(models.Model):
+    """An update_id the webhook has taken, so a re-sent (or replayed) update is answered once. Rows older
+    than a day are pruned: Telegram keeps an undelivered update for 24 hours at most."""
+
+    update_id = models.BigIntegerField(unique=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"update {self.update_id} at {self.received_at:%Y-%m-%d %H:%M:%S}"

@@ -13,10 +13,14 @@ import json
 import logging
 import os
 import threading
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from telegram import Update
@@ -26,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PROCESS_TIMEOUT_SEC = 50  # Telegram waits about a minute before it re-sends an update
+MAX_JSON_DEPTH = 32  # a real Update nests about 6 levels; deeper is an attack on the parser
+UPDATE_MEMORY = timedelta(hours=24)  # Telegram gives up on an undelivered update after 24 h
 
 
 class WebhookRunner:
@@ -83,6 +89,44 @@ def secret_valid(given: str) -> bool:
     return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
 
 
+def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether decoded JSON nests at most `limit` levels (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def update_claim(update_id: int) -> bool:
+    """True the first time an update_id is seen (within UPDATE_MEMORY); shared by every web process."""
+    from apps.telegram_bot.models import WebhookUpdate
+
+    now = timezone.now()
+    WebhookUpdate.objects.filter(received_at__lt=now - UPDATE_MEMORY).delete()
+    try:
+        with transaction.atomic():
+            WebhookUpdate.objects.create(update_id=update_id)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _refused(reason: str, detail: str, status: int = 400) -> JsonResponse:
+    from apps.monitoring import metrics
+
+    metrics.REQUESTS_REFUSED.labels(reason=reason).inc()
+    return JsonResponse({"detail": detail}, status=status)
+
+
 @csrf_exempt
 @require_POST
 def telegram_webhook(request: HttpRequest) -> JsonResponse:
@@ -92,10 +136,25 @@ def telegram_webhook(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"detail": "TELEGRAM_BOT_TOKEN is not configured"}, status=503)
     try:
         data = json.loads(request.body)
-    except ValueError:
-        return JsonResponse({"detail": "body is not JSON"}, status=400)
-    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+    except RequestDataTooBig:
+        from apps.security.middleware import too_large
+
+        return too_large()
+    except RecursionError:
+        return _refused("too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    except ValueError:  # also undecodable bytes (UnicodeDecodeError)
+        return _refused("bad_json", "body is not JSON")
+    if not json_depth_ok(data):
+        return _refused("too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    update_id = data.get("update_id") if isinstance(data, dict) else None
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or not 0 <= update_id < 2**63:
         return JsonResponse({"detail": "not a Telegram Update"}, status=400)
+    if not update_claim(update_id):
+        from apps.monitoring import metrics
+
+        metrics.REQUESTS_REFUSED.labels(reason="duplicate_update").inc()
+        logger.info("telegram webhook: update %s already taken; not processed again", update_id)
+        return JsonResponse({"ok": True, "duplicate": True})
     try:
         runner.process(data)
     except Exception:

@@ -4,6 +4,7 @@ from django.http import HttpRequest
 
 from apps.common.admin_mixins import ReadOnlyAdmin, ReadOnlyTabularInline
 from apps.common.operator_actions import cancel_order, close_position, run_operator_action
+from apps.security.reauth import reauth_admin_action
 from apps.trading.models import Fill, Order, Position
 
 
@@ -113,6 +114,7 @@ class PositionAdmin(ReadOnlyAdmin):
     actions = ["close_selected"]
 
     @admin.action(description="Close selected positions at market")
+    @reauth_admin_action("positions.close")
     def close_selected(self, request: HttpRequest, queryset: QuerySet[Position]) -> None:
         for position in queryset:
             run_operator_action(

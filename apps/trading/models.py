@@ -96,7 +96,13 @@ class Position(models.Model):
 
 
 class Order(models.Model):
-    client_order_id = models.CharField(max_length=28, unique=True, help_text="Gate.io `text`, made before sending")
+    client_order_id = models.CharField(
+        max_length=28,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Gate.io `text`, made before sending; empty for an imported order that had no t- text",
+    )
     venue = venue_field()
     exchange = models.CharField(max_length=16, default="gateio")
     exchange_order_id = models.CharField(max_length=64, null=True, blank=True)
@@ -153,7 +159,7 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.client_order_id} {self.side} {self.symbol} {self.status}"
+        return f"{self.client_order_id or f'#{self.pk}'} {self.side} {self.symbol} {self.status}"
 
     @property
     def is_terminal(self) -> bool:

@@ -123,8 +123,10 @@ def order_create(
     position_id: int | None = None,
     venue: str | None = None,
     request_fingerprint: str = "",
+    without_client_id: bool = False,
 ) -> Order:
     """Record an order in status `new` before anything is sent. Idempotent per intent.
+    `without_client_id`: an order imported from the exchange whose `text` is not a client id (no `t-`).
 
     `venue`: the books it lives on; an order for a position lives on the position's venue, any other on the
     mode's (apps.trading.venues.current_venue) unless given."""
@@ -146,8 +148,10 @@ def order_create(
         if venue is not None and venue != position_venue:
             raise OrderInputError("venue", f"position {position_id} lives on {position_venue}, not {venue}")
         venue = position_venue
-    client_id = client_order_id or new_client_order_id(intent)
-    if Order.objects.filter(client_order_id=client_id).exists():
+    if without_client_id and (origin != Origin.EXTERNAL or client_order_id is not None):
+        raise OrderInputError("client_order_id", "only an external order without a client id may have none")
+    client_id = None if without_client_id else client_order_id or new_client_order_id(intent)
+    if client_id is not None and Order.objects.filter(client_order_id=client_id).exists():
         raise OrderInputError("client_order_id", f"{client_id} is already used")
     order = Order.objects.create(
         client_order_id=client_id,
@@ -178,6 +182,41 @@ def _changed_fields(to: str, changes: dict[str, Any]) -> list[str]:
     if to == OrderStatus.SUBMITTED:
         fields.append("submitted_at")
     return list(dict.fromkeys(fields))
+
+
+_ACCEPTED = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED})
+
+
+def _count_transition(before: str, order: Order) -> None:
+    """The order families of apps.monitoring.metrics, counted once the transition has committed."""
+
+    def count() -> None:
+        try:
+            from apps.monitoring import metrics
+        except ImportError:  # monitoring is optional for the trading core
+            return
+        try:
+            to, origin, side = order.status, order.origin, order.side
+            if to == OrderStatus.SUBMITTED:
+                metrics.ORDERS_SUBMITTED.labels(side=side, type=order.type).inc()
+            if to in _ACCEPTED and before in (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN):
+                metrics.ORDERS_SUCCESS.labels(side=side, origin=origin).inc()
+            if to == OrderStatus.FILLED:
+                metrics.ORDERS_FILLED.labels(side=side, origin=origin).inc()
+            elif to == OrderStatus.CANCELLED:
+                metrics.ORDERS_CANCELLED.labels(origin=origin).inc()
+            elif to == OrderStatus.REJECTED:
+                metrics.ORDERS_REJECTED.labels(reason="not_sent" if before == OrderStatus.NEW else "exchange").inc()
+                metrics.ORDERS_FAIL.labels(reason="rejected").inc()
+            elif to == OrderStatus.EXPIRED:
+                metrics.ORDERS_FAIL.labels(reason="expired").inc()
+            elif to == OrderStatus.UNKNOWN:
+                metrics.ORDERS_FAIL.labels(reason="unknown").inc()
+                metrics.ORDERS_OUTCOME_UNKNOWN.inc()
+        except Exception:  # a metric must never break an order
+            log.debug("order metric not counted", exc_info=True)
+
+    transaction.on_commit(count)
 
 
 def order_transition(
@@ -221,6 +260,7 @@ def order_transition(
                 after=order_snapshot(order),
                 message=reason,
             )
+            _count_transition(before["status"], order)
             return order
     except IllegalTransition as exc:
         current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first() or "missing"
@@ -234,6 +274,7 @@ def order_transition(
             message=str(exc),
         )
         log.warning("refused order transition: %s", exc)
+        _count_refused()
         raise
 
 
@@ -280,7 +321,17 @@ def _transition_unchanged(
             after=order_snapshot(order),
             message=reason,
         )
+        _count_transition(current.status, order)
     return order
+
+
+def _count_refused() -> None:
+    try:
+        from apps.monitoring import metrics
+
+        metrics.ORDER_TRANSITIONS_REFUSED.inc()
+    except Exception:  # a metric must never break an order
+        log.debug("refused transition not counted", exc_info=True)
 
 
 def order_set_exchange_id(*, order: Order, exchange_order_id: str) -> Order:
@@ -365,11 +416,21 @@ def fill_apply(*, order: Order, report: FillReport, actor: Actor = SYSTEM) -> Fi
             obj=locked,
             after={"trade_id": report.trade_id, "amount": str(report.amount), "price": str(report.price)},
         )
+        transaction.on_commit(lambda side=locked.side: _count_fill(side))
         if locked.position_id is not None:
             position_recompute(position_id=locked.position_id)
             _position_changed(position_id=locked.position_id, actor=actor)
     _advance_status_after_fill(locked, actor)
     return fill
+
+
+def _count_fill(side: str) -> None:
+    try:
+        from apps.monitoring import metrics
+
+        metrics.FILLS_RECORDED.labels(side=side).inc()
+    except Exception:  # a metric must never break a fill
+        log.debug("fill not counted", exc_info=True)
 
 
 def _position_changed(*, position_id: int, actor: Actor) -> None:

@@ -108,7 +108,9 @@ def test_operator_actions_answer_with_a_message_never_a_crash(console, books):
         (reverse("admin:trading_order_changelist"), "cancel_selected", books.pk),
         (reverse("admin:trading_position_changelist"), "close_selected", position.pk),
     ]:
-        response = console.post(url, {"action": action, "_selected_action": [pk]}, follow=True)
+        # closing positions asks for the password again (issue 12, re-authentication): given in the same POST
+        data = {"action": action, "_selected_action": [pk], "reauth_password": "operator-pass-123"}
+        response = console.post(url, data, follow=True)
         assert response.status_code == 200
         assert list(response.context["messages"])
     response = console.post(reverse("admin:reconcile-now"), follow=True)

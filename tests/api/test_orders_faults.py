@@ -222,7 +222,7 @@ def test_an_order_refused_during_a_redis_outage_ends_rejected_with_the_reason(
     # A close is never blocked by risk, so it reaches order_submit: refused before sending, it ends rejected.
     for n in range(3):
         amount = format(position.amount.normalize(), "f")
-        body = {"symbol": "BTC/USDT", "side": "sell", "type": "market", "amount": amount}
+        body = {"symbol": "BTC/USDT", "side": "sell", "type": "limit", "amount": amount, "price": "49000"}
         response = post(trader, {**body, "client_order_id": f"t-redis-down-{n}"})
         assert response.status_code == 201, response.content
         order = response.json()

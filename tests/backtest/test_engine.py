@@ -10,6 +10,9 @@ import pytest
 from apps.backtest.engine import Trade, protective_hit, run_backtest
 from apps.backtest.params import BacktestParams
 from tests.backtest.candles import MARKET, next_candle, uptrend
+from tests.backtest.candles import T0 as MARKET_T0
+
+MINUTE = __import__("datetime").timedelta(minutes=1)
 
 NO_COSTS = {"fee_pct": "0", "slippage_bps": "0", "window": 100}
 
@@ -158,3 +161,38 @@ def test_candles_out_of_order_are_refused():
     candles = uptrend()
     with pytest.raises(FeatureInputError, match="strictly increasing"):
         replay(candles[:50] + [candles[10]] + candles[51:])
+
+
+def test_an_entry_the_cash_cannot_pay_is_refused_and_cash_never_goes_negative():
+    """Sizing checks the cash before each entry (a run with little cash once ended at -100 %)."""
+    from tests.backtest.candles import walk
+
+    candles = walk(3000, noise=0.004, seed=5)
+    result = replay(
+        candles,
+        initial_cash="100.5",
+        position_size_usd="100",
+        fee_pct="0.2",
+        stop_loss_pct="0.5",
+        take_profit_pct="50",
+        max_consecutive_losses=1000,
+        max_drawdown_pct="100",
+    )
+    assert result.metrics["blocked"].get("insufficient_cash", 0) > 0
+    assert len(result.trades) >= 1
+    assert min(value for _, value in result.equity_curve) >= 0
+    cash = Decimal("100.5")
+    for trade in result.trades:
+        assert trade.cost + trade.entry_fee <= cash  # every entry was paid for
+        cash += trade.pnl
+    assert any(d.blocked_by == "insufficient_cash" for d in result.decisions)
+
+
+def test_consecutive_losses_count_as_the_run_goes():
+    """The offline loss rule reads a running streak (no rescan of every closed trade at each entry)."""
+    from apps.backtest.rules import SimBook
+
+    book = SimBook("BTC/USDT")
+    for i, pnl in enumerate(["-1", "-2", "3", "-1", "-1"]):
+        book.record_close(MARKET_T0 + i * MINUTE, Decimal(pnl))
+    assert book.streak == 2 and book.recent[-2:] == [Decimal("-1"), Decimal("-1")]

@@ -88,3 +88,42 @@ def test_a_broker_with_only_the_latest_candles_says_so():
             span=MINUTE,
             now=candles[-1].time + MINUTE,
         )
+
+
+def test_a_second_run_over_the_same_history_downloads_nothing(gate, tmp_path, monkeypatch):
+    """Exchange history is cached per symbol / timeframe; a wider range fetches only what is new."""
+    from apps.backtest.history import series_from_exchange
+
+    calls = []
+    fetch = gate.fetch_ohlcv_range
+    monkeypatch.setattr(gate, "fetch_ohlcv_range", lambda *a: calls.append(a[2:]) or fetch(*a))
+    now = datetime.now(UTC)
+    since, until = _minute(now) - 1500 * MINUTE, _minute(now) - 100 * MINUTE
+    kwargs = {"symbol": "BTC/USDT", "timeframe": "1m", "span": MINUTE, "cache_dir": tmp_path / "history"}
+    first = series_from_exchange(gate, since=since, until=until, now=now, **kwargs)
+    assert len(calls) == 1 and len(first) == 1400
+    again = series_from_exchange(gate, since=since, until=until, now=now, **kwargs)
+    assert len(calls) == 1  # nothing downloaded the second time
+    assert (again.times == first.times).all() and (again.ohlcv.close == first.ohlcv.close).all()
+    wider = series_from_exchange(gate, since=since, until=until + 50 * MINUTE, now=now, **kwargs)
+    assert calls[-1] == (until, until + 50 * MINUTE) and len(wider) == 1450
+
+
+@pytest.mark.django_db
+def test_a_backtest_over_exchange_history_reads_the_cache_the_second_time(gate, monkeypatch):
+    calls = []
+    fetch = gate.fetch_ohlcv_range
+    monkeypatch.setattr(gate, "fetch_ohlcv_range", lambda *a: calls.append(a) or fetch(*a))
+    now = datetime.now(UTC)
+    request = {
+        "symbol": "BTC/USDT",
+        "timeframe": "1m",
+        "since": _minute(now) - 300 * MINUTE,
+        "until": _minute(now) - 10 * MINUTE,
+        "broker": gate,
+        "actor": SYSTEM,
+    }
+    first = backtest_run(**request)
+    second = backtest_run(**request)
+    assert len(calls) == 1
+    assert first.metrics == second.metrics and first.candles == second.candles == 290

@@ -10,7 +10,7 @@ from apps.exchange.ccxt_broker import GateBroker
 from apps.exchange.limiter import Budget, FileWindow, RateLimiter, RedisWindow
 from apps.exchange.simulator import ExchangeSimulator, SimulatorServer
 
-ENDPOINTS = ("public", "private_orders", "private_account")
+ENDPOINTS = ("public", "private_orders", "private_account", "private_reads")
 
 
 class PassBreaker:

@@ -16,7 +16,7 @@ from apps.exchange.simulator import ExchangeSimulator, SimulatorServer
 from apps.trading.models import Order, Position
 from apps.trading.services import order_create
 
-ENDPOINTS = ("public", "private_orders", "private_account")
+ENDPOINTS = ("public", "private_orders", "private_account", "private_reads")
 
 
 class PassBreaker:

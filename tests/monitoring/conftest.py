@@ -27,3 +27,17 @@ def broker(monkeypatch):
     fake = paper_broker()
     monkeypatch.setattr(services, "_broker", fake)
     return fake
+
+
+@pytest.fixture
+def token_client(db):
+    """A client with a valid API token: /health/ready shows the components only to such callers (issue 12)."""
+    from django.test import Client
+
+    from apps.api.models import ApiToken
+
+    raw = ApiToken.generate()
+    token = ApiToken(name="probe", scope=ApiToken.Scope.READ)
+    token.set_token(raw)
+    token.save()
+    return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")

@@ -18,8 +18,8 @@ def test_liveness_is_ok_without_io():
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-def test_readiness_reports_every_component(broker):
-    body = Client().get("/health/ready").json()
+def test_readiness_reports_every_component(broker, token_client):
+    body = token_client.get("/health/ready").json()
     assert set(body["components"]) == {"database", "broker", "exchange", "celery_beat", "reconciliation", "disk"}
     for component in body["components"].values():
         assert set(component) == {"status", "detail", "latency_ms"}
@@ -29,12 +29,12 @@ def test_readiness_reports_every_component(broker):
     assert ComponentHealth.objects.filter(name="database").exists()
 
 
-def test_a_stopped_redis_degrades_without_crashing(broker, monkeypatch):
+def test_a_stopped_redis_degrades_without_crashing(broker, monkeypatch, token_client):
     from apps.exchange import breaker
 
     breaker.reset_registry()
     with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
-        response = Client().get("/health/ready")
+        response = token_client.get("/health/ready")
         breaker.reset_registry()
     body = response.json()
     assert response.status_code == 200
@@ -42,12 +42,12 @@ def test_a_stopped_redis_degrades_without_crashing(broker, monkeypatch):
     assert body["components"]["broker"]["status"] == "down"
 
 
-def test_database_down_is_503(broker, monkeypatch):
+def test_database_down_is_503(broker, monkeypatch, token_client):
     def broken():
         raise RuntimeError("connection refused")
 
     monkeypatch.setitem(health.CHECKS, "database", broken)
-    response = Client().get("/health/ready")
+    response = token_client.get("/health/ready")
     assert response.status_code == 503
     assert response.json()["status"] == "down"
     assert "connection refused" in response.json()["components"]["database"]["detail"]

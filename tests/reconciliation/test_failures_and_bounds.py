@@ -33,7 +33,10 @@ def test_an_exchange_error_half_way_leaves_every_order_whole(rsim, broker, place
     assert "ETH/USDT" in failed.error and failed.finished_at is not None
     assert btc.status == OrderStatus.CANCELLED  # corrected before the failure, and whole
     assert (eth.status, eth.filled, eth.fills.count()) == (OrderStatus.OPEN, Decimal(0), 0)  # untouched
-    assert not failed.discrepancies.filter(symbol="ETH/USDT").exists()
+    # No order of ETH/USDT was touched; the balance check still ran (issue 10: one symbol's exchange error does
+    # not skip the others or the balance check) and sees the ETH bought on the exchange without its fill here.
+    assert not failed.discrepancies.filter(symbol="ETH/USDT").exclude(kind="balance").exists()
+    assert failed.discrepancies.filter(symbol="ETH/USDT", kind="balance").exists()
 
     rsim.faults.clear()
     healed = reconcile(broker=broker, actor=SYSTEM, symbols=BOTH)
@@ -81,5 +84,6 @@ def test_exchange_calls_do_not_grow_with_the_number_of_orders(rsim, broker, plac
     result = reconcile(broker=broker, actor=SYSTEM, symbols=BOTH)
 
     assert result.fixed == len(orders[::2]) + 1 and result.imported == 1
-    # Per symbol: open orders, finished orders, trades (only when needed); one balance call for all.
-    assert result.exchange_calls == 3 + 3 + 1
+    # Open orders of all pairs in one call (issue 10: GET /spot/open_orders); per symbol finished orders and
+    # trades (only when needed); one balance call for all.
+    assert result.exchange_calls == 1 + 2 + 2 + 1

@@ -1,6 +1,6 @@
 """Issue 11, Deliver 1: the migration that adds the venue backfills the rows a database already holds from
 what it knows — an order the paper broker holds is paper, one with an exchange id of the exchange is live, and
-fills and positions follow their orders (apps/trading/migrations/0002_venue.py)."""
+fills and positions follow their orders (apps/trading/migrations/0003_venue.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("trading", "0001_initial"), ("exchange", "0002_paper_broker"), ("reconciliation", "0001_initial")]
+BEFORE = [
+    ("trading", "0002_client_order_id_optional"),
+    ("exchange", "0002_paper_broker"),
+    ("reconciliation", "0001_initial"),
+]
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 

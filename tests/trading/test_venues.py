@@ -181,11 +181,12 @@ def test_back_in_paper_the_paper_exit_sells_on_paper_only(books, sim, paper, set
     assert sim.order_count() == exchange_orders
 
 
-def test_the_admin_lists_show_the_venue_and_filter_by_it(books, client, operator):
+def test_the_admin_lists_show_the_venue_and_filter_by_it(books, client, operator, settings):
     """Issue 11, Deliver 1: the operator sees which books an order or position lives on."""
     from django.urls import reverse
 
     paper_buy, live_buy = books
+    settings.MODE = "paper"  # the console of a paper process (live requires 2FA, not what this test is about)
     client.force_login(operator)
     orders = reverse("admin:trading_order_changelist")
     page = client.get(orders, {"venue__exact": "paper"})

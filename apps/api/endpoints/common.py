@@ -16,7 +16,14 @@ ID_MAX = 2**63 - 1
 
 READ_ERRORS: dict[int, Any] = {401: ErrorOut, 422: ErrorOut}
 EXCHANGE_ERRORS: dict[int, Any] = {409: ErrorOut, 502: ErrorOut, 503: ErrorOut}
-TRADE_ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut, **EXCHANGE_ERRORS}
+TRADE_ERRORS: dict[int, Any] = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    413: ErrorOut,  # a body over DATA_UPLOAD_MAX_MEMORY_SIZE
+    422: ErrorOut,
+    **EXCHANGE_ERRORS,
+}
 
 
 class PageParams(Schema):

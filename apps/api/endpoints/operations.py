@@ -11,7 +11,15 @@ from ninja import Path, Router, Status
 from apps.api.auth import actor_of, read_auth, trade_auth
 from apps.api.endpoints.common import ID_MAX, READ_ERRORS, TRADE_ERRORS, broker
 from apps.api.errors import use_case
-from apps.api.schemas import BacktestIn, BacktestOut, ErrorOut, ReasonIn, ReconciliationOut, TradingStatusOut
+from apps.api.schemas import (
+    BacktestIn,
+    BacktestOut,
+    ErrorOut,
+    ReasonIn,
+    ReconciliationFailedOut,
+    ReconciliationOut,
+    TradingStatusOut,
+)
 
 router = Router(tags=["operations"])
 
@@ -48,10 +56,19 @@ def status_out() -> dict[str, Any]:
     }
 
 
-@router.post("/reconcile", response={200: ReconciliationOut, **TRADE_ERRORS}, auth=trade_auth, summary="Reconcile now")
+@router.post(
+    "/reconcile",
+    response={200: ReconciliationOut, **TRADE_ERRORS, 502: ReconciliationFailedOut},
+    auth=trade_auth,
+    summary="Reconcile now",
+    description="200 with the run's summary when it completed; 502 with the summary and its error when it failed "
+    "(an exchange error on a symbol, the balances, or an internal error): the run is stored and alerted either way.",
+)
 def reconcile_now(request: HttpRequest):
     reconcile = use_case("apps.reconciliation.services", "reconcile")
     run = reconcile(broker=broker(), actor=actor_of(request), trigger="api")
+    if run.status == "failed":
+        return Status(502, {**run_out(run), "detail": f"reconciliation run #{run.pk} failed: {run.error[:500]}"})
     return run_out(run)
 
 

@@ -89,6 +89,8 @@ def order_place(request: HttpRequest, payload: OrderIn):
     )
     from django.utils import timezone
 
+    the_broker = broker()
+    _bounds(payload, the_broker)
     from tradebot.logging_config import log_context
 
     with log_context(client_order_id=payload.client_order_id or ""):
@@ -101,7 +103,7 @@ def order_place(request: HttpRequest, payload: OrderIn):
                 quote_amount=payload.quote_amount,
                 price=payload.price,
                 client_order_id=payload.client_order_id,
-                broker=broker(),
+                broker=the_broker,
                 actor=actor_of(request),
                 now=timezone.now(),
             )
@@ -117,6 +119,27 @@ def order_place(request: HttpRequest, payload: OrderIn):
             raise Unavailable(str(exc)) from exc
     code = {"existing": 200, "pending": 202}.get(placed.outcome, 201)
     return Status(code, order_out(placed.order))
+
+
+def _bounds(payload: OrderIn, the_broker: Any) -> None:
+    """422 for figures beyond what the books or the market hold, before anything is written or sent."""
+    from decimal import Decimal
+
+    from apps.trading.bounds import order_bounds_check
+
+    symbol = _symbol(payload.symbol)
+    market = the_broker.market(symbol)
+    reference = None
+    if payload.type == "market" and payload.amount is not None:
+        reference = the_broker.fetch_ticker(symbol).last
+    order_bounds_check(
+        type=payload.type,
+        amount=Decimal(payload.amount) if payload.amount else None,
+        quote_amount=Decimal(payload.quote_amount) if payload.quote_amount else None,
+        price=Decimal(payload.price) if payload.price else None,
+        market=market,
+        reference_price=reference,
+    )
 
 
 @router.post("/orders/{order_id}/cancel", response={200: OrderOut, 404: ErrorOut, **TRADE_ERRORS}, auth=trade_auth)

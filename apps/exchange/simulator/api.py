@@ -197,71 +197,130 @@ def create_order(sim: ExchangeSimulator, req: Request) -> object:
     order = sim.place_order(
         symbol=spec.pair, side=side, type=otype, amount=amount, price=price, time_in_force=tif, text=text
     )
-    return order.as_json()
+    return order_json(sim, order)
 
 
 def get_order(sim: ExchangeSimulator, req: Request) -> object:
     spec = _spec(sim, req.query.get("currency_pair"))
-    return sim.find_order(req.path["order_id"], spec.pair).as_json()
+    order = sim.find_order(req.path["order_id"], spec.pair)
+    if not sim.is_visible(order):
+        raise order_not_found()  # visibility lag: a new order may not be queryable yet
+    return order_json(sim, order)
 
 
 def cancel_order(sim: ExchangeSimulator, req: Request) -> object:
     spec = _spec(sim, req.query.get("currency_pair"))
     with sim.lock:
         order = sim.find_order(req.path["order_id"], spec.pair)
-        if not order.is_open:
+        if not order.is_open or not sim.is_visible(order):
             raise order_not_found()  # Gate.io: a finished order cannot be found among cancellable ones
-        return sim.cancel(order).as_json()
+        return order_json(sim, sim.cancel(order))
+
+
+OPEN_LIST_MAX = 100  # SDK list_orders: "If `status` is `open`, maximum of `limit` is 100"
+HISTORY_MAX = 1000  # SDK list_orders / list_my_trades: limit at most 1000
+TRADES_DEFAULT_WINDOW_SEC = 7 * 86400  # SDK list_my_trades: no time, or only from / to -> 7 days
+TRADES_MAX_RANGE_SEC = 30 * 86400  # SDK list_my_trades: "The range not allowed to exceed 30 days"
+TRADES_MAX_OFFSET = 100_000  # SDK list_my_trades: limit * (page - 1) <= 100,000
+
+
+def order_json(sim: ExchangeSimulator, order) -> dict:
+    return order.as_json(omit_filled_amount=sim.omit_market_filled_amount)
 
 
 def list_orders(sim: ExchangeSimulator, req: Request) -> object:
+    """GET /spot/orders, by the rules of the SDK's `list_orders` docstring (gate_api/api/spot_api.py):
+    `open` takes only page and limit (<= 100) and refuses from / to / side; `finished` filters from / to on the
+    order's finish time, takes side, limit <= 1000, and currency_pair is optional there."""
     q = req.query
-    spec = _spec(sim, q.get("currency_pair"))
     status = q.get("status")
     if status not in ("open", "finished"):
         raise invalid_param("invalid argument: status")
+    if status == "open":
+        refused = [name for name in ("from", "to", "side") if q.get(name) not in (None, "")]
+        if refused:
+            raise invalid_param(f"{', '.join(refused)} not supported when status is open")
+        spec = _spec(sim, q.get("currency_pair"))
+        orders = [o for o in sim.open_orders(spec.pair) if sim.is_visible(o)]
+        orders.sort(key=lambda o: (o.create_ms, int(o.id)), reverse=True)
+        return [order_json(sim, o) for o in _page(orders, q, 100, OPEN_LIST_MAX)]
+    spec = _spec(sim, q.get("currency_pair"), required=False)
     frm, to = _window(q)
     side = q.get("side")
-    if status == "open":
-        orders = sim.open_orders(spec.pair)
-    else:
-        orders = sim.finished_orders(spec.pair)
-    # Finished orders are filtered on creation time, newest first (Gate.io's `from` / `to`).
+    if side not in (None, "", "buy", "sell"):
+        raise invalid_param("invalid argument: side")
     orders = [
         o
-        for o in orders
-        if (frm is None or o.create_ms >= frm) and (to is None or o.create_ms <= to) and (not side or o.side == side)
+        for o in sim.finished_orders(spec.pair if spec else None)
+        if (frm is None or o.finish_ms >= frm)
+        and (to is None or o.finish_ms <= to + 999)
+        and (not side or o.side == side)
+        and sim.is_visible(o)
     ]
-    orders.sort(key=lambda o: (o.create_ms, int(o.id)), reverse=True)
-    return [o.as_json() for o in _page(orders, q)]
+    orders.sort(key=lambda o: (o.finish_ms, int(o.id)), reverse=True)
+    return [order_json(sim, o) for o in _page(orders, q, 100, HISTORY_MAX)]
 
 
 def open_orders(sim: ExchangeSimulator, req: Request) -> object:
+    """GET /spot/open_orders: every pair with open orders, one entry each; page and limit (<= 100, SDK
+    list_all_open_orders) apply within each pair; `total` arrives as a string in real answers."""
     q = req.query
     spec = _spec(sim, q.get("currency_pair"), required=False)
+    limit = _int(q.get("limit"), "limit", 100, 1, OPEN_LIST_MAX)
+    page = _int(q.get("page"), "page", 1, 1)
     result = []
     for pair in [spec.pair] if spec else list(sim.markets):
-        orders = sorted(sim.open_orders(pair), key=lambda o: (o.create_ms, int(o.id)), reverse=True)
+        orders = sorted(
+            (o for o in sim.open_orders(pair) if sim.is_visible(o)),
+            key=lambda o: (o.create_ms, int(o.id)),
+            reverse=True,
+        )
         if orders:
-            page = _page(orders, q, 100, 100)
-            result.append({"currency_pair": pair, "total": len(orders), "orders": [o.as_json() for o in page]})
+            chunk = orders[(page - 1) * limit : page * limit]
+            result.append(
+                {"currency_pair": pair, "total": str(len(orders)), "orders": [order_json(sim, o) for o in chunk]}
+            )
     return result
+
+
+def trades_window(sim: ExchangeSimulator, query: dict[str, str]) -> tuple[int, int]:
+    """The [from, to] of GET /spot/my_trades in ms, by the SDK's list_my_trades docstring: no time -> the last
+    7 days; only from -> 7 days from it; only to -> 7 days before it; a range over 30 days -> 400."""
+    frm = _int(query.get("from"), "from")
+    to = _int(query.get("to"), "to")
+    if frm is None and to is None:
+        to = sim.now_ms() // 1000
+        frm = to - TRADES_DEFAULT_WINDOW_SEC
+    elif to is None:
+        to = frm + TRADES_DEFAULT_WINDOW_SEC
+    elif frm is None:
+        frm = to - TRADES_DEFAULT_WINDOW_SEC
+    if to < frm:
+        raise invalid_param("invalid argument: from is later than to")
+    if to - frm > TRADES_MAX_RANGE_SEC:
+        raise invalid_param("time range (to - from) exceeds 30 days")
+    return frm * 1000, to * 1000 + 999
 
 
 def my_trades(sim: ExchangeSimulator, req: Request) -> object:
     q = req.query
     spec = _spec(sim, q.get("currency_pair"), required=False)
-    frm, to = _window(q)
     order_id = q.get("order_id")
+    if order_id and spec is None:
+        # SDK: "`currency_pair` is also required if this field is present"
+        raise SimError(400, "MISSING_REQUIRED_PARAM", "Missing required parameter: currency_pair")
+    limit = _int(q.get("limit"), "limit", 100, 1, HISTORY_MAX)
+    page = _int(q.get("page"), "page", 1, 1)
+    if limit * (page - 1) > TRADES_MAX_OFFSET:
+        raise invalid_param("limit * (page - 1) must not exceed 100000")
+    frm, to = trades_window(sim, q)
     trades = [
         t
         for t in sim.trades(spec.pair if spec else None)
-        if (frm is None or t.create_us // 1000 >= frm)
-        and (to is None or t.create_us // 1000 <= to)
-        and (not order_id or t.order_id == order_id)
+        if frm <= t.create_us // 1000 <= to and (not order_id or t.order_id == order_id) and sim.is_visible(t)
     ]
     trades.sort(key=lambda t: t.create_us, reverse=True)
-    return [t.as_json() for t in _page(trades, q)]
+    return [t.as_json() for t in trades[(page - 1) * limit : page * limit]]
 
 
 def countdown_cancel_all(sim: ExchangeSimulator, req: Request) -> object:

@@ -129,7 +129,7 @@ class BehindTheBackMixin:
                     order.filled_total += quote
                     order.fee += fee
                     filled += part
-                order.update_ms = t + 1 + pieces
+                order.update_ms = order.finish_ms = t + 1 + pieces
                 order.status = "cancelled" if partial else "closed"
                 order.finish_as = "cancelled" if partial else "filled"
                 self._orders[order.id] = order

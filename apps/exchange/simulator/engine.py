@@ -24,6 +24,41 @@ from apps.exchange.simulator.ratelimit import RollingWindowLimiter
 FEE_QUANT = Decimal("1e-12")
 
 
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("1", "true", "yes", "on"):
+        return True
+    if str(value).lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _non_negative(value: object) -> float:
+    number = float(value)  # type: ignore[arg-type]
+    if number < 0:
+        raise ValueError("must not be negative")
+    return number
+
+
+def _choice(*allowed: str) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return str(value)
+
+    return parse
+
+
+# Behaviour switches settable from Python (`sim.configure(...)`, or the attribute) and over /_control/settings.
+SETTINGS: dict[str, Callable[[object], object]] = {
+    "visibility_lag_sec": _non_negative,
+    "omit_market_filled_amount": _bool,
+    "text_lookup_grace_sec": _non_negative,
+    "cancelled_retention_sec": _non_negative,
+}
+
+
 class ExchangeSimulator(BehindTheBackMixin):
     """A Gate.io spot account and market in memory. See the package docstring for the public API."""
 
@@ -45,6 +80,8 @@ class ExchangeSimulator(BehindTheBackMixin):
         rate_limit: int = 300,
         rate_window_sec: float = 10.0,
         clock: Callable[[], float] = time.time,
+        visibility_lag_sec: float = 0.0,
+        omit_market_filled_amount: bool = False,
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
@@ -57,6 +94,11 @@ class ExchangeSimulator(BehindTheBackMixin):
         self.cancelled_retention_sec = cancelled_retention_sec
         self.text_lookup_grace_sec = text_lookup_grace_sec
         self.clock = clock
+        # Gate.io's maintainers: a new order may not be queryable at once (report it if still not found after
+        # 10 s). For this long after creation an order (or a fill) is absent from lookups and lists.
+        self.visibility_lag_sec = visibility_lag_sec
+        # Some real finished market orders come without `filled_amount` (GATEIO.md): leave it out of answers.
+        self.omit_market_filled_amount = omit_market_filled_amount
         self.lock = threading.RLock()
         self.faults = Faults(seed)
         self.limiter = RollingWindowLimiter(rate_limit, rate_window_sec)
@@ -335,6 +377,7 @@ class ExchangeSimulator(BehindTheBackMixin):
         order.finish_as = finish_as
         order.status = "closed" if finish_as == "filled" else "cancelled"
         order.update_ms = max(order.update_ms, self.now_ms())
+        order.finish_ms = order.update_ms
         self._open[order.pair].pop(order.id, None)
         self._finished[order.pair][order.id] = order
         if order.status == "cancelled" and order.filled_amount == 0:
@@ -452,7 +495,34 @@ class ExchangeSimulator(BehindTheBackMixin):
             self._countdowns[pair] = deadline
             return deadline
 
+    # ----- behaviour switches ---------------------------------------------------------------------------
+    def configure(self, **settings: object) -> dict[str, object]:
+        """Set behaviour switches (see SETTINGS) all at once or not at all; returns every switch's value."""
+        unknown = set(settings) - set(SETTINGS)
+        if unknown:
+            raise ValueError(f"unknown simulator setting(s): {', '.join(sorted(unknown))}")
+        parsed = {}
+        for name, value in settings.items():
+            try:
+                parsed[name] = SETTINGS[name](value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"setting {name}: {exc}") from None
+        with self.lock:
+            for name, value in parsed.items():
+                setattr(self, name, value)
+            return self.settings()
+
+    def settings(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in SETTINGS}
+
     # ----- views for the API and tests ------------------------------------------------------------------
+    def is_visible(self, item: SimOrder | SimTrade) -> bool:
+        """False while an order (or fill) is younger than `visibility_lag_sec`: the API answers as if absent."""
+        if self.visibility_lag_sec <= 0:
+            return True
+        created_ms = item.create_ms if isinstance(item, SimOrder) else item.create_us // 1000
+        return self.now_ms() - created_ms >= int(self.visibility_lag_sec * 1000)
+
     def open_orders(self, symbol: str | None = None) -> list[SimOrder]:
         with self.lock:
             self.housekeeping()

@@ -44,6 +44,23 @@ class Decision:
 
 
 _RULE_FIELDS = {f.name for f in fields(FaultRule)}
+_INT_FIELDS = {"error_status", "times"}
+
+
+def _coerce(name: str, value: object) -> object:
+    """Rates and latencies as floats, counts as ints: JSON over /_control parses 0.2 as a Decimal, and a rate
+    must add up with the others (a float plus a Decimal raised TypeError -> a 400 for `0.2`)."""
+    if value is None and name == "times":
+        return None
+    try:
+        number = int(value) if name in _INT_FIELDS else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"fault option {name} must be a number, not {value!r}") from None
+    if name.endswith("_rate") and not 0 <= number <= 1:
+        raise ValueError(f"fault option {name} must be between 0 and 1")
+    if number < 0:
+        raise ValueError(f"fault option {name} must not be negative")
+    return number
 
 
 class Faults:
@@ -62,7 +79,7 @@ class Faults:
         unknown = set(kwargs) - _RULE_FIELDS
         if unknown:
             raise ValueError(f"unknown fault option(s): {', '.join(sorted(unknown))}")
-        rule = FaultRule(**kwargs)  # type: ignore[arg-type]
+        rule = FaultRule(**{name: _coerce(name, value) for name, value in kwargs.items()})
         with self._lock:
             self._rules[endpoint] = rule
         return rule

@@ -30,6 +30,7 @@ class SimOrder:
     filled_total: Decimal = ZERO  # quote filled
     fee: Decimal = ZERO
     locked: Decimal = ZERO  # what is still locked for this order (quote for buys, base for sells)
+    finish_ms: int = 0  # when it left the order book (0 while open): Gate.io's finished-orders window uses it
 
     @property
     def is_market_buy(self) -> bool:
@@ -50,16 +51,19 @@ class SimOrder:
         # Gate.io charges a buy's fee in the base received and a sell's fee in the quote received.
         return self.base if self.side == "buy" else self.quote
 
-    def as_json(self) -> dict:
+    def as_json(self, *, omit_filled_amount: bool = False) -> dict:
+        """Gate.io's shape: millisecond times as strings, no `avg_deal_price` while open (both as real answers
+        arrive, GATEIO.md / ccxt's recorded gate.json); `omit_filled_amount` drops `filled_amount` from a
+        finished market order, as some real (older) answers do."""
         avg = self.filled_total / self.filled_amount if self.filled_amount else ZERO
-        return {
+        data = {
             "id": self.id,
             "text": self.text,
             "amend_text": "-",
             "create_time": str(self.create_ms // 1000),
             "update_time": str(self.update_ms // 1000),
-            "create_time_ms": self.create_ms,
-            "update_time_ms": self.update_ms,
+            "create_time_ms": str(self.create_ms),
+            "update_time_ms": str(self.update_ms),
             "status": self.status,
             "currency_pair": self.pair,
             "type": self.type,
@@ -87,6 +91,11 @@ class SimOrder:
             "stp_id": 0,
             "stp_act": "-",
         }
+        if self.is_open:
+            del data["avg_deal_price"]
+        elif omit_filled_amount and self.type == "market":
+            del data["filled_amount"]
+        return data
 
 
 @dataclass

@@ -267,11 +267,15 @@ class SimulatorServer:
         data = body if isinstance(body, dict) else {}
         if method == "GET" and action == "state":
             return self.state()
+        if method == "GET" and action == "settings":
+            return sim.settings()
         if method != "POST":
             raise SimError(404, "NOT_FOUND", f"unknown control action {method} {action}")
         if action == "faults":
             sim.faults.configure(data)
             return sim.faults.as_json()
+        if action == "settings":
+            return sim.configure(**data)
         if action == "price":
             max_fill = data.get("max_fill")
             trades = sim.set_price(
@@ -320,6 +324,7 @@ class SimulatorServer:
                 "rate_limited": sim.rate_limited_count,
                 "calls": dict(self.calls),
                 "faults": sim.faults.as_json(),
+                "settings": sim.settings(),
             }
 
 

@@ -19,7 +19,7 @@ def backfill_venues(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("reconciliation", "0001_initial"),
-        ("trading", "0002_venue"),
+        ("trading", "0003_venue"),
     ]
 
     operations = [

@@ -36,6 +36,8 @@ SUMMARY = (
 
 class Command(BaseCommand):
     help = "Replay the signal, risk and exit code over historical candles (CSV or exchange) and print the metrics."
+    # The system checks import every URL module and the API (about a second): not needed to replay candles.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--symbol", required=True, help="unified symbol, e.g. BTC/USDT")

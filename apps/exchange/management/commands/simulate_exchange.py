@@ -100,9 +100,9 @@ class Command(BaseCommand):
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         server.start()
         if options["json"]:
-            self.stdout.write(json.dumps({"url": server.url, "api_key": api_key, "symbols": symbols}))
+            self.stdout.write(json.dumps({"url": server.url, "symbols": symbols}))
         else:
-            self.stdout.write(f"Gate.io simulator serving {', '.join(symbols)} at {server.url} (key {api_key})")
+            self.stdout.write(f"Gate.io simulator serving {', '.join(symbols)} at {server.url}")
             self.stdout.write(f"Control: {server.base_url}/_control/state; stop with Ctrl-C or SIGTERM")
         self.stdout.flush()
         try:

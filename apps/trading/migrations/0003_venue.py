@@ -44,7 +44,7 @@ def backfill_venues(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("signals", "0002_decision_regime"),
-        ("trading", "0001_initial"),
+        ("trading", "0002_client_order_id_optional"),
         ("exchange", "0002_paper_broker"),
     ]
 

@@ -1,0 +1,1 @@
+"""Operator security: login lockout, two-factor login, re-authentication, request limits, headers."""

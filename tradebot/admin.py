@@ -1,11 +1,14 @@
-"""The operator console: Django's admin with a dashboard on the index and the kill switch one click away."""
+"""The operator console: Django's admin with a dashboard on the index, a page per symbol, and every action
+that sends orders or changes trading behind a confirmation page (apps/console)."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from functools import partial
+
+from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
-from django.http import HttpRequest, HttpResponseRedirect
-from django.urls import path, reverse
+from django.http import HttpRequest
+from django.urls import path
 from django.views.decorators.http import require_POST
 
 from apps.security.admin_site import SecureAdminSiteMixin
@@ -18,50 +21,40 @@ class TradebotAdminSite(SecureAdminSiteMixin, admin.AdminSite):
     index_template = "admin/tradebot_index.html"
 
     def index(self, request: HttpRequest, extra_context: dict | None = None):
-        from apps.monitoring.selectors import dashboard
+        from apps.console.views import dashboard_context
 
-        context = {"dashboard": dashboard(), **(extra_context or {})}
-        return super().index(request, extra_context=context)
+        return super().index(request, extra_context={**dashboard_context(), **(extra_context or {})})
+
+    def each_context(self, request: HttpRequest) -> dict:
+        from django.conf import settings
+
+        return {
+            **super().each_context(request),
+            "trading_mode": settings.MODE,
+            "trading_venue": settings.GATEIO_API_URL,  # where live orders go when not Gate.io itself
+        }
 
     def get_urls(self):
-        from apps.security.reauth import live_mode, reauth_required
+        from apps.console import views
 
         custom = [
-            path("operations/pause/", self.admin_view(require_POST(self.pause_view)), name="trading-pause"),
+            path("operations/pause/", self.admin_view(partial(views.trading_pause, site=self)), name="trading-pause"),
             path(
-                "operations/resume/",
-                self.admin_view(require_POST(reauth_required("trading.resume", when=live_mode)(self.resume_view))),
-                name="trading-resume",
+                "operations/resume/", self.admin_view(partial(views.trading_resume, site=self)), name="trading-resume"
             ),
-            path("operations/reconcile/", self.admin_view(require_POST(self.reconcile_view)), name="reconcile-now"),
+            path(
+                "operations/reconcile/",
+                self.admin_view(require_POST(partial(views.reconcile_now, site=self))),
+                name="reconcile-now",
+            ),
+            path("console/dashboard/", self.admin_view(views.dashboard_fragment), name="console-dashboard"),
+            path(
+                "console/symbol/<str:pair>/",
+                self.admin_view(lambda request, pair: views.symbol_page(request, self, pair)),
+                name="console-symbol",
+            ),
         ]
         return custom + super().get_urls()
-
-    def pause_view(self, request: HttpRequest):
-        from apps.common.operator_actions import run_operator_action
-        from apps.risk.services import trading_pause
-
-        run_operator_action(
-            request, "trading.pause", lambda actor: trading_pause(actor=actor, reason=f"paused by {actor.label}")
-        )
-        return HttpResponseRedirect(reverse("admin:index"))
-
-    def resume_view(self, request: HttpRequest):
-        from apps.common.operator_actions import run_operator_action
-        from apps.risk.services import trading_resume
-
-        run_operator_action(
-            request, "trading.resume", lambda actor: trading_resume(actor=actor, reason=f"resumed by {actor.label}")
-        )
-        return HttpResponseRedirect(reverse("admin:index"))
-
-    def reconcile_view(self, request: HttpRequest):
-        from apps.common.operator_actions import reconcile_now, run_operator_action
-
-        run = run_operator_action(request, "reconcile.now", reconcile_now)
-        if run is not None:
-            messages.info(request, f"Reconciliation run #{run.pk}: {run.status}")
-        return HttpResponseRedirect(reverse("admin:index"))
 
 
 class TradebotAdminConfig(AdminConfig):

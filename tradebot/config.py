@@ -155,6 +155,7 @@ class Config:
     ADMIN_2FA_PAPER: bool
     ADMIN_SESSION_HOURS: int
     ADMIN_REAUTH_WINDOW_SEC: int
+    DISPLAY_TIMEZONE: str
     DATA_DIR: Path = field(default=BASE_DIR / "data")
 
     def as_settings(self) -> dict[str, Any]:
@@ -282,6 +283,17 @@ def _float_range(low: float, high: float, *, low_inclusive: bool, high_inclusive
     return parse
 
 
+def _timezone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(name) from exc
+    return name
+
+
 def _signal_weights(text: str) -> dict[str, float]:
     """`ema=0.3,rsi=0.2,...`: every feature named at most once; features not named weigh 0."""
     weights = dict.fromkeys(SIGNAL_FEATURES, 0.0)
@@ -407,6 +419,8 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "ADMIN_2FA_PAPER": ("false", _bool, "true or false (2FA is always required when MODE=live)"),
     "ADMIN_SESSION_HOURS": ("12", _int_range(1, 720), "hours from 1 to 720"),
     "ADMIN_REAUTH_WINDOW_SEC": ("300", _int_range(0, 3600), "seconds from 0 to 3600 (0: every time)"),
+    # The console shows times in this zone (named on every time); storage, logs and the API stay UTC.
+    "DISPLAY_TIMEZONE": ("UTC", _timezone, "an IANA time zone name such as UTC or Europe/Berlin"),
 }
 
 

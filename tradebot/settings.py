@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.telegram_bot",
     "apps.operations",
     "apps.backtest",
+    "apps.console",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +67,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "apps.security.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.console.middleware.DisplayTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -160,6 +162,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# The console's date and time formats (seconds, zone named): apps/console/formats/.
+FORMAT_MODULE_PATH = ["apps.console.formats"]
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
@@ -205,6 +210,7 @@ AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT  # noqa: F821
 AXES_COOLOFF_TIME = ADMIN_LOGIN_COOLOFF_MIN / 60  # hours  # noqa: F821
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # its INFO lines on every start and attempt; lockouts are logged by apps.security
 AXES_LOCKOUT_TEMPLATE = "security/lockout.html"
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "reauth_password", "reauth_otp", "csrfmiddlewaretoken"]
 # The client address: REMOTE_ADDR, or behind the HTTPS proxy (SECURE_HTTPS) the address it appended last;

@@ -250,6 +250,28 @@ class BacktestIn(Schema):
         "take_profit_pct, fee_pct, slippage_bps, initial_cash, window, position_size_usd, max_positions, "
         "max_drawdown_pct, max_consecutive_losses, loss_cooldown_min, hours",
     )
+    grid: dict[str, list[Any]] | None = Field(
+        None,
+        description="a sweep: parameter name -> values; every combination runs as its own backtest on the "
+        "workers, ranked by `rank_by` (the answer is the sweep: poll GET /api/backtests/sweeps/{id})",
+    )
+    rank_by: str = Field("total_return_pct", max_length=32, description="the metric a sweep is ranked by")
+
+
+class SweepOut(Schema):
+    id: int
+    symbol: str
+    timeframe: str
+    status: Literal["queued", "running", "done", "failed"]
+    rank_by: str
+    grid: dict[str, list[Any]]
+    parameters: dict[str, Any]
+    finished: int = Field(description="combinations finished (done or failed)")
+    total: int
+    ranking: list[dict[str, Any]] = Field(description="finished combinations, best first")
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
 
 
 class BacktestOut(Schema):

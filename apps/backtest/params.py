@@ -160,3 +160,8 @@ _PARSERS = {
     "loss_cooldown_min": lambda p, v: _limits(p, loss_cooldown_min=_int(v, "loss_cooldown_min", 0, 100_000)),
     "hours": _hours,
 }
+
+
+def parameter_names() -> list[str]:
+    """Every parameter a run (or a sweep's grid) may override."""
+    return sorted(_PARSERS)

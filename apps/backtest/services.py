@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.services import audit_record
-from apps.backtest.engine import Progress, run_backtest
+from apps.backtest.engine import BacktestResult, Progress, run_backtest
 from apps.backtest.history import CandleDataError, series_from_exchange, series_from_file
 from apps.backtest.models import BacktestRun
 from apps.backtest.params import BacktestParams, ParameterError
@@ -163,7 +163,12 @@ def _execute(
         run.save(update_fields=["status", "finished_at", "error"])
         log.warning("backtest #%s failed: %s", run.pk, run.error)
         raise
-    run.candles = len(candles)
+    return store_result(run, result, candles=len(candles))
+
+
+def store_result(run: BacktestRun, result: BacktestResult, *, candles: int) -> BacktestRun:
+    """A finished replay's metrics, trades and (downsampled) equity curve on its run, now done."""
+    run.candles = candles
     run.metrics = result.metrics
     run.trades = [t.as_json() for t in result.trades]
     run.equity_curve = _downsample(result.equity_curve)

@@ -16,20 +16,27 @@ log = logging.getLogger(__name__)
 
 
 def run_operator_action(
-    request: HttpRequest, action: str, call: Callable[[Actor], Any], *, obj: Any = None, success: str = ""
+    request: HttpRequest,
+    action: str,
+    call: Callable[[Actor], Any],
+    *,
+    obj: Any = None,
+    success: str | Callable[[Any], str] = "",
+    failure: str = "",
 ) -> Any:
-    """Call a service as the logged-in operator. Every attempt writes an audit row with the user;
-    failures become an error message on the page."""
+    """Call a service as the logged-in operator. Every attempt writes an audit row with the user; the outcome
+    is a message in words (`success`, or a function of the service's result), a failure names what failed."""
     actor = Actor.user(request.user)
     try:
         result = call(actor)
     except Exception as exc:  # shown to the operator; the service left nothing half-written
         log.exception("operator action %s failed", action)
         audit_record(actor=actor, action=f"admin.{action}", obj=obj, message=f"failed: {exc}")
-        messages.error(request, f"{action} failed: {exc}")
+        messages.error(request, f"{failure or action + ' failed'}: {exc}")
         return None
     audit_record(actor=actor, action=f"admin.{action}", obj=obj, message="ok")
-    messages.success(request, success or f"{action}: done")
+    text = success(result) if callable(success) else success
+    messages.success(request, text or f"{action}: done")
     return result
 
 

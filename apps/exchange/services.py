@@ -29,6 +29,7 @@ from apps.exchange.broker import (
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,
+    RateLimited,
     RateLimitWaitExceeded,
     TransientExchangeError,
 )
@@ -155,6 +156,9 @@ def order_submit(*, order: Order, broker: Broker, actor: Actor, hold_when_unavai
         return _transition(order, OrderStatus.REJECTED, actor, "not sent", last_error=f"not sent: {exc}")
     except BusinessError as exc:
         return _transition(order, OrderStatus.REJECTED, actor, "exchange refused", last_error=str(exc))
+    except RateLimited as exc:
+        # A 429 (TOO_MANY_REQUESTS) is an answer: Gate.io refused the request without executing it.
+        return _transition(order, OrderStatus.REJECTED, actor, "rate limited", last_error=f"rate limited: {exc}")
     except TransientExchangeError as exc:
         log.warning("order %s (%s): answer lost (%s); looking it up", order.pk, order.client_order_id, exc)
         return _resolve_lost_answer(

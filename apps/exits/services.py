@@ -282,3 +282,26 @@ def position_close(*, position: Position, broker: Broker, actor: Actor) -> Order
         exit = ProtectiveExit.objects.get(pk=exit_id)
         raise ExitNotSent(f"position #{locked.pk}: no exit order sent ({exit.status}: {exit.last_error or 'retrying'})")
     return order
+
+
+class ExitNotEditable(ValueError):
+    """The exit is no longer armed (it fired, filled or was retired), or the levels make no sense."""
+
+
+def exit_levels_set(*, exit_id: int, stop_loss: Decimal, take_profit: Decimal, actor: Actor) -> ProtectiveExit:
+    """An operator moves an armed exit's stop-loss and take-profit. Only while armed (a triggered exit is
+    already selling); 0 < stop-loss < take-profit. The exits pass re-places an exchange-side stop that no
+    longer matches. Audited with both levels before and after."""
+    if stop_loss is None or take_profit is None or stop_loss <= 0 or take_profit <= 0:
+        raise ExitNotEditable("stop-loss and take-profit must both be positive prices")
+    if stop_loss >= take_profit:
+        raise ExitNotEditable(f"stop-loss {stop_loss} must be below take-profit {take_profit}")
+    with transaction.atomic():
+        exit = ProtectiveExit.objects.select_for_update().get(pk=exit_id)
+        if exit.status != S.ARMED:
+            raise ExitNotEditable(f"exit #{exit.pk} is {exit.status}, not armed: its levels can no longer change")
+        before = _snapshot(exit)
+        exit.stop_loss_price, exit.take_profit_price = stop_loss, take_profit
+        exit.save(update_fields=["stop_loss_price", "take_profit_price", "updated_at"])
+        audit_record(actor=actor, action="exit.edit", obj=exit, before=before, after=_snapshot(exit))
+    return exit

@@ -63,3 +63,21 @@ def resolve_balance(*, symbol: str, now: datetime | None = None, venue: str | No
     if venue:
         open_ones = open_ones.filter(run__venue=venue)
     return open_ones.update(resolved=True, resolved_at=now or timezone.now())
+
+
+def discrepancies_mark_resolved(*, ids: list[int], actor: Any, now: datetime | None = None) -> int:
+    """An operator has looked at these discrepancies: the unresolved ones are marked resolved (which lifts the
+    block on new entries they put on their symbol), each audited with the operator. Returns how many."""
+    from django.db import transaction
+
+    from apps.audit.services import audit_record
+
+    now = now or timezone.now()
+    count = 0
+    with transaction.atomic():
+        for item in Discrepancy.objects.select_for_update().filter(pk__in=ids, resolved=False):
+            item.resolved, item.resolved_at = True, now
+            item.save(update_fields=["resolved", "resolved_at"])
+            audit_record(actor=actor, action="discrepancy.resolve", obj=item, after={"resolved": True})
+            count += 1
+    return count

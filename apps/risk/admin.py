@@ -1,13 +1,13 @@
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html_join
 
 from apps.audit.actors import Actor
 from apps.common.admin_mixins import ReadOnlyAdmin
-from apps.common.operator_actions import run_operator_action
 from apps.risk.models import RiskEvent, RiskLimits, TradingSwitch
 from apps.risk.selectors import Limits, risk_limits
-from apps.risk.services import risk_limits_save, trading_pause, trading_resume
+from apps.risk.services import risk_limits_save
 
 
 @admin.register(TradingSwitch)
@@ -26,15 +26,14 @@ class TradingSwitchAdmin(ReadOnlyAdmin):
         TradingSwitch.get()  # so there is always a row to act on
         return super().changelist_view(request, extra_context)
 
-    @admin.action(description="Pause trading (kill switch on)")
-    def pause(self, request, queryset) -> None:
-        run_operator_action(request, "trading.pause", lambda a: trading_pause(actor=a, reason=f"paused by {a.label}"))
+    # Both go through the dashboard's confirmation pages, which say what will happen before it does.
+    @admin.action(description="Pause trading (kill switch on)…")
+    def pause(self, request, queryset):
+        return HttpResponseRedirect(reverse("admin:trading-pause"))
 
-    @admin.action(description="Resume trading (kill switch off)")
-    def resume(self, request, queryset) -> None:
-        run_operator_action(
-            request, "trading.resume", lambda a: trading_resume(actor=a, reason=f"resumed by {a.label}")
-        )
+    @admin.action(description="Resume trading (kill switch off)…")
+    def resume(self, request, queryset):
+        return HttpResponseRedirect(reverse("admin:trading-resume"))
 
 
 @admin.register(RiskEvent)

@@ -147,3 +147,17 @@ def explain_text(decision: Decision) -> str:
         lines.append(f"  {row['name']:<6} {row['text']} -> {tail}")
     lines.append(f"risk: {why['risk_text']}")
     return "\n".join(lines)
+
+
+def decisions_latest_per_symbol(symbols: list[str] | tuple[str, ...]) -> list[Decision]:
+    """The newest decision of each symbol that has one, in the order of `symbols`."""
+    found = (decision_latest(symbol) for symbol in symbols)
+    return [d for d in found if d is not None]
+
+
+def decisions_between(symbol: str, since: Any, until: Any = None, *, limit: int = 2000) -> list[Decision]:
+    """The symbol's decisions in a window, oldest first (the score pane under a chart)."""
+    qs = Decision.objects.filter(symbol=symbol, created_at__gte=since)
+    if until is not None:
+        qs = qs.filter(created_at__lte=until)
+    return list(reversed(qs.order_by("-created_at", "-id")[:limit]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Sum
@@ -103,3 +103,37 @@ def pnl_summary(
         max_drawdown=max_dd,
         equity_curve=curve,
     )
+
+
+def orders_open(symbol: str | None = None):
+    """Orders still live on the exchange (submitted, open, partially filled, unknown), newest first."""
+    from apps.trading.models import LIVE_STATUSES, Order
+
+    qs = Order.objects.filter(status__in=LIVE_STATUSES).order_by("-created_at", "-id")
+    return qs.filter(symbol=symbol) if symbol else qs
+
+
+def realized_pnl_by_day(*, days: int, now: datetime | None = None) -> list[tuple[datetime, Decimal]]:
+    """Realized PnL (quote, after fees) per UTC day for the last `days` days, oldest first, zero days included."""
+    now = now or timezone.now()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=days - 1)
+    totals: dict[datetime, Decimal] = {start + timedelta(days=i): Decimal(0) for i in range(days)}
+    rows = Position.objects.filter(status=Position.Status.CLOSED, closed_at__gte=start).values_list(
+        "closed_at", "realized_pnl"
+    )
+    for closed_at, pnl in rows:
+        day = closed_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        if day in totals:
+            totals[day] += pnl
+    return sorted(totals.items())
+
+
+def fills_between(symbol: str, since: datetime, until: datetime | None = None):
+    """The symbol's fills (with their order) executed in a window, oldest first: entries and exits on a chart."""
+    from apps.trading.models import Fill
+
+    qs = Fill.objects.filter(symbol=symbol, executed_at__gte=since).select_related("order")
+    if until is not None:
+        qs = qs.filter(executed_at__lte=until)
+    return qs.order_by("executed_at", "id")

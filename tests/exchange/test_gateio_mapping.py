@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apps.exchange.broker import InvalidOrder
-from apps.exchange.gateio import map_order_status, parse_order, prepare_order, round_down
+from apps.exchange.gateio import (
+    map_order_status,
+    parse_order,
+    parse_trade,
+    parse_trigger_order,
+    prepare_order,
+    round_down,
+    with_fills_from_trades,
+)
 from apps.exchange.types import Market, OrderRequest
 
 D = Decimal
@@ -121,3 +129,35 @@ def test_prepare_rounds_amount_down_and_price_to_step():
 def test_prepare_refuses_what_the_exchange_would(request_):
     with pytest.raises(InvalidOrder):
         prepare_order(BTC, request_)
+
+
+# Gate.io spells it both ways: the SDK `cancelled`, a real recorded price order `canceled` (ccxt's gate.json).
+@pytest.mark.parametrize("word", ["cancelled", "canceled", "CANCELED"])
+def test_both_spellings_of_cancelled_mean_cancelled(word):
+    assert map_order_status(status=word, finish_as=word, filled=D(0), left=D("1")) == "cancelled"
+    stop = parse_trigger_order({"id": 7, "market": "BTC_USDT", "status": word, "trigger": {}, "put": {}})
+    assert stop.status == "cancelled"
+
+
+def test_a_finished_market_buy_without_filled_amount_is_filled_and_marked_for_its_trades():
+    """An older finished market order may lack filled_amount (ccxt's recorded answers): the status still says
+    filled (the quote value of its fills is positive), and the base amount is left to the trades."""
+    info = {
+        "id": "1", "currency_pair": "BTC_USDT", "type": "market", "side": "buy", "status": "closed",
+        "finish_as": "filled", "amount": "100", "left": "0", "filled_total": "99.99", "create_time_ms": "1706382263841",
+    }  # fmt: skip
+    order = parse_order(info)
+    assert order.status == "filled" and not order.filled_exact
+    trade = parse_trade(
+        {"id": "9", "order_id": "1", "currency_pair": "BTC_USDT", "side": "buy", "price": "50000",
+         "amount": "0.0019998", "fee": "0", "fee_currency": "BTC", "create_time_ms": "1706382263841.325000"}
+    )  # fmt: skip
+    completed = with_fills_from_trades(order, [trade])
+    assert completed.filled == D("0.0019998") and completed.filled_exact and completed.average_price == D("50000")
+
+
+def test_a_sell_without_filled_amount_is_exact_from_amount_and_left():
+    info = {"id": "2", "currency_pair": "BTC_USDT", "type": "market", "side": "sell", "status": "closed",
+            "finish_as": "filled", "amount": "0.01", "left": "0", "filled_total": "500"}  # fmt: skip
+    order = parse_order(info)
+    assert (order.status, order.filled, order.filled_exact) == ("filled", D("0.01"), True)

@@ -24,7 +24,7 @@ def _live_books(settings):
 
 @pytest.fixture
 def fast_sim():
-    sim = make_sim(rate_limit=100_000)
+    sim = make_sim(rate_limit=100_000, order_rate_limit=100_000)  # the limiter below does not pace orders
     server = serve(sim)
     yield sim, server
     server.stop()

@@ -129,7 +129,13 @@ def test_walk_moves_every_pair_deterministically():
 
 # ----- the command ------------------------------------------------------------------------------------------------
 def test_command_refuses_bad_arguments_with_exit_code_2():
-    for argv in (["--balance", "USDT=abc"], ["--symbols", "BTCUSDT"], ["--port", "70000"]):
+    for argv in (
+        ["--balance", "USDT=abc"],
+        ["--symbols", "BTCUSDT"],
+        ["--port", "70000"],
+        ["--set", "visibility_lag_sec=-1"],
+        ["--set", "no_such_switch=1"],
+    ):
         with pytest.raises(CommandError) as err:
             call_command("simulate_exchange", *argv)
         assert err.value.returncode == 2
@@ -138,7 +144,8 @@ def test_command_refuses_bad_arguments_with_exit_code_2():
 def test_command_serves_and_stops_on_sigterm():
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "simulate_exchange", "--port", "0", "--tick-sec", "0.05", "--json"],
+        [sys.executable, "manage.py", "simulate_exchange", "--port", "0", "--tick-sec", "0.05", "--json"]
+        + ["--set", "visibility_lag_sec=2.5", "--set", "open_limit_over_max=clamp"],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -156,7 +163,10 @@ def test_command_serves_and_stops_on_sigterm():
         assert {"BTC_USDT", "ETH_USDT"} <= pairs
         time.sleep(0.3)
         with urllib.request.urlopen(url.replace("/api/v4", "/_control/state"), timeout=5) as response:
-            assert json.loads(response.read())["prices"]["BTC/USDT"] != "50000"  # the walk moved it
+            state = json.loads(response.read())
+        assert state["prices"]["BTC/USDT"] != "50000"  # the walk moved it
+        assert state["settings"]["visibility_lag_sec"] == 2.5
+        assert state["settings"]["open_limit_over_max"] == "clamp"
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0

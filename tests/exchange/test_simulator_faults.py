@@ -57,8 +57,13 @@ def test_unknown_key_is_an_authentication_error(gate_client):
 def test_stale_timestamp_and_missing_headers_are_refused(sim_server):
     path = "/api/v4/spot/accounts"
     assert _raw(sim_server, "GET", path, headers=_signed_headers(path))[0] == 200
+    # Gate.io answers 401 REQUEST_EXPIRED "gap between request Timestamp and server time exceeds 60"
+    # (ccxt issue 13330); the simulator answered 403 before issue 10.
     status, _, body = _raw(sim_server, "GET", path, headers=_signed_headers(path, ts=time.time() - 61))
-    assert (status, body["label"]) == (403, "REQUEST_EXPIRED")
+    assert (status, body["label"]) == (401, "REQUEST_EXPIRED")
+    assert body["message"] == "gap between request Timestamp and server time exceeds 60"
+    assert _raw(sim_server, "GET", path, headers=_signed_headers(path, ts=time.time() + 61))[0] == 401
+    assert _raw(sim_server, "GET", path, headers=_signed_headers(path, ts=time.time() - 50))[0] == 200
     status, _, body = _raw(sim_server, "GET", path)
     assert (status, body["label"]) == (401, "MISSING_REQUIRED_HEADER")
 
@@ -158,9 +163,12 @@ def test_dropped_responses_leave_exactly_one_order_each(gate_client, sim):
     exchange.load_markets()
     sim.faults.set("create_order", drop_response_rate=1.0)
     for n in range(20):
+        if n == 10:
+            time.sleep(1.05)  # Gate.io: 10 orders / s per market (a 429 would be a NetworkError too)
         with pytest.raises(ccxt.NetworkError):
             exchange.create_order("ETH/USDT", "limit", "buy", 0.01, 2000 + n, {"clientOrderId": f"t-drop-{n}"})
     sim.faults.clear()
+    assert sim.rate_limited_count == 0
     assert sim.order_count() == 20
     for n in range(20):
         [order] = sim.orders_with_text(f"t-drop-{n}")

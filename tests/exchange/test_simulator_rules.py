@@ -233,3 +233,17 @@ def test_control_faults_accept_fractional_rates(sim, sim_server):
     assert _control(sim_server, "faults", {"endpoint": "tickers", "error_rate": 1.5})[0] == 400
     assert _control(sim_server, "faults", {"rules": {"*": {"timeout_rate": "0.25", "times": 3}}})[0] == 200
     assert sim.faults.rules()["*"].timeout_rate == 0.25
+
+
+def test_open_orders_limit_can_be_clamped_instead_of_refused(gate, sim):
+    """Switch open_limit_over_max=clamp: a lenient server cuts limit 1000 to 100 without a word; a client that
+    takes the page for the whole list loses orders 101+ (issue 10). Default: refuse, as documented."""
+    sim.configure(open_limit_over_max="clamp")
+    sim.limiter.orders.limit = 1000  # placing 105 orders at once is not what this test is about
+    for i in range(105):
+        gate.create_order("BTC/USDT", "limit", "buy", 0.001, 30000 + i)
+    first = _orders(gate, currency_pair="BTC_USDT", status="open", limit=1000)
+    second = _orders(gate, currency_pair="BTC_USDT", status="open", limit=1000, page=2)
+    assert (len(first), len(second)) == (100, 5)
+    [entry] = gate.privateSpotGetOpenOrders({"limit": 1000})
+    assert (entry["total"], len(entry["orders"])) == ("105", 100)

@@ -11,7 +11,7 @@ import shlex
 import yaml
 
 from tests.ops.promql import ROOT
-from tradebot.config import SPEC, read_dotenv
+from tradebot.config import read_dotenv
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
@@ -85,8 +85,7 @@ def test_environment_names_are_documented_in_env_example():
         used |= set(SERVICES[name].get("environment") or {})
     # ${NAME} / ${NAME:-default} interpolations anywhere in the file are read from .env too
     used |= set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "compose.yaml").read_text()))
-    # METRICS_TOKEN: documented in .env.example by the /metrics token change (issue 12); in SPEC once it lands
-    missing = used - documented - (set(SPEC) | {"METRICS_TOKEN"})
+    missing = used - documented
     assert missing == set(), f"not in .env.example: {sorted(missing)}"
 
 

@@ -16,7 +16,17 @@ from tests.ops.promql import promtool
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-CHECKS = ("health", "reconciliation", "readiness", "metrics", "rate limits", "alert rules", "protective exit", "worker")
+CHECKS = (
+    "health",
+    "reconciliation",
+    "readiness",
+    "metrics",
+    "rate limits",
+    "graceful shutdown",
+    "alert rules",
+    "protective exit",
+    "worker",
+)
 
 
 def descendants(pid: int) -> list[int]:

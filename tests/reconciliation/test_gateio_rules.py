@@ -9,6 +9,7 @@ GATEIO.md ("never conclude that an order is gone from a page that may be cut").
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -28,8 +29,9 @@ LAG = 3.0  # seconds a new order (or fill) stays invisible on the simulator
 
 @pytest.fixture(autouse=True)
 def strict_faults(rsim):
-    """The faults a real Gate.io can show, on for every test here."""
-    rsim.configure(visibility_lag_sec=LAG)
+    """The faults a real Gate.io can show, on for every test here: new orders invisible for LAG seconds, and a
+    status=open limit over 100 silently clamped (the broker asks for 100, so it must not matter)."""
+    rsim.configure(visibility_lag_sec=LAG, open_limit_over_max="clamp")
     return rsim
 
 
@@ -197,3 +199,31 @@ def test_one_symbols_exchange_error_does_not_skip_the_others_or_the_balances(rsi
     assert run.error.splitlines() == [run.error] and "at BTC/USDT" in run.error  # that one error only
     assert eth.status == OrderStatus.CANCELLED  # ETH/USDT, after BTC/USDT, was still reconciled
     assert run.discrepancies.filter(kind=Discrepancy.Kind.BALANCE, symbol="BTC/USDT").exists()
+
+
+def test_an_order_executed_late_after_a_lost_answer_is_resolved_by_the_next_pass(rsim, broker):
+    """The answer is lost and the lookups fail, so the order is `unknown`; Gate.io executes the request late
+    (before its x-gate-exptime) and shows it after the visibility lag: reconciliation then finds it by text."""
+    from apps.exchange.services import order_submit
+    from apps.trading.services import order_create
+
+    broker.load_markets()
+    rsim.faults.set("create_order", late_execution_rate=1.0, late_ms=300, times=1)
+    rsim.faults.set("get_order", error_rate=1.0)  # the lookup after the lost answer fails
+    order = order_create(symbol="BTC/USDT", side="buy", type="limit", amount=Decimal("0.01"), price=Decimal(45000),
+                         actor=SYSTEM)  # fmt: skip
+    order = order_submit(order=order, broker=broker, actor=SYSTEM)
+    assert order.status == OrderStatus.UNKNOWN and not order.exchange_order_id
+    rsim.faults.clear()
+    deadline = time.monotonic() + 30
+    while not rsim.orders_with_text(order.client_order_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [late] = rsim.orders_with_text(order.client_order_id)
+    time.sleep(LAG + 0.5)  # until the API shows it
+
+    run = reconcile(broker=broker, actor=SYSTEM, symbols=["BTC/USDT"])
+
+    order.refresh_from_db()
+    assert (order.status, order.exchange_order_id) == (OrderStatus.OPEN, late.id), run.error
+    assert run.discrepancies.filter(kind=Discrepancy.Kind.UNKNOWN_RESOLVED).count() == 1
+    assert rsim.order_count() == 1

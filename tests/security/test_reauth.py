@@ -82,8 +82,12 @@ def test_with_a_zero_window_every_action_asks_again(console, token):
     assert b"reauth_password" in console.post(TOKENS, {"action": "revoke", "_selected_action": [other.pk]}).content
 
 
+# The console's confirmation page comes first (issue 14): `post=yes` is its "Yes, resume trading" button.
+CONFIRMED = {"post": "yes"}
+
+
 def test_resume_in_paper_needs_no_reauth(console):
-    response = console.post("/admin/operations/resume/")
+    response = console.post("/admin/operations/resume/", CONFIRMED)
     assert response.status_code == 302
     assert AuditLog.objects.filter(action="admin.trading.resume").exists()
 
@@ -93,12 +97,14 @@ def test_resume_in_live_needs_password_and_a_fresh_code(operator):
     with override_settings(MODE="live"):
         client = Client()
         assert login_with_otp(client, "operator", PASSWORD, fresh_code(device)).status_code == 302
-        asked = client.post("/admin/operations/resume/")
+        asked = client.post("/admin/operations/resume/", CONFIRMED)
         assert asked.status_code == 200 and b"reauth_otp" in asked.content
         assert not AuditLog.objects.filter(action="admin.trading.resume").exists()
-        no_code = client.post("/admin/operations/resume/", {"reauth_password": PASSWORD})
+        no_code = client.post("/admin/operations/resume/", {**CONFIRMED, "reauth_password": PASSWORD})
         assert no_code.status_code == 403
-        done = client.post("/admin/operations/resume/", {"reauth_password": PASSWORD, "reauth_otp": fresh_code(device)})
+        done = client.post(
+            "/admin/operations/resume/", {**CONFIRMED, "reauth_password": PASSWORD, "reauth_otp": fresh_code(device)}
+        )
         assert done.status_code == 302
         assert AuditLog.objects.filter(action="admin.trading.resume").exists()
 

@@ -18,6 +18,7 @@ from apps.api.schemas import (
     ReasonIn,
     ReconciliationFailedOut,
     ReconciliationOut,
+    SweepOut,
     TradingStatusOut,
 )
 
@@ -111,10 +112,32 @@ def backtest_out(run: Any) -> dict[str, Any]:
     return {name: getattr(run, name) for name in fields + more}
 
 
-@router.post("/backtests", response={202: BacktestOut, **TRADE_ERRORS}, auth=trade_auth, summary="Start a backtest")
+@router.post(
+    "/backtests",
+    response={202: BacktestOut | SweepOut, **TRADE_ERRORS},
+    auth=trade_auth,
+    summary="Start a backtest (or a sweep)",
+)
 def backtest_start(request: HttpRequest, payload: BacktestIn):
-    """Queue a backtest over the exchange's history from `since` to `until`; poll GET /api/backtests/{id}."""
+    """Queue a backtest over the exchange's history from `since` to `until`; poll GET /api/backtests/{id}.
+    With `grid`, queue a sweep (every combination on the workers); poll GET /api/backtests/sweeps/{id}."""
     from apps.backtest.services import backtest_enqueue
+
+    if payload.grid is not None:
+        from apps.backtest.sweeps import sweep_json, sweep_start
+
+        sweep = sweep_start(
+            symbol=payload.symbol,
+            timeframe=payload.timeframe,
+            since=payload.since,
+            until=payload.until,
+            params=payload.parameters,
+            grid=payload.grid,
+            rank_by=payload.rank_by,
+            actor=actor_of(request),
+            prepare_now=False,
+        )
+        return Status(202, sweep_json(sweep))
 
     run = backtest_enqueue(
         symbol=payload.symbol,
@@ -125,6 +148,19 @@ def backtest_start(request: HttpRequest, payload: BacktestIn):
         actor=actor_of(request),
     )
     return Status(202, backtest_out(run))
+
+
+@router.get(
+    "/backtests/sweeps/{sweep_id}",
+    response={200: SweepOut, 404: ErrorOut, **READ_ERRORS},
+    auth=read_auth,
+    summary="A sweep: progress and its combinations ranked",
+)
+def sweep_get(request: HttpRequest, sweep_id: int = Path(..., ge=1, le=ID_MAX)):
+    from apps.backtest.models import BacktestSweep
+    from apps.backtest.sweeps import sweep_json
+
+    return sweep_json(get_object_or_404(BacktestSweep, pk=sweep_id))
 
 
 @router.get(

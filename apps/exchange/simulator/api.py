@@ -46,6 +46,16 @@ def _spec(sim: ExchangeSimulator, pair: str | None, required: bool = True) -> Ma
     return sim.spec(pair)
 
 
+def _open_limit(sim: ExchangeSimulator, query: dict[str, str]) -> int:
+    """limit of an open-orders list: at most 100; above it 400, or cut to 100 when the sim is set to clamp."""
+    limit = _int(query.get("limit"), "limit", 100, 1)
+    if limit > OPEN_LIST_MAX:
+        if sim.open_limit_over_max != "clamp":
+            raise invalid_param(f"invalid argument: limit must not exceed {OPEN_LIST_MAX} for open orders")
+        limit = OPEN_LIST_MAX
+    return limit
+
+
 def _page(items: list, query: dict[str, str], default_limit: int = 100, max_limit: int = 1000) -> list:
     limit = _int(query.get("limit"), "limit", default_limit, 1, max_limit)
     page = _int(query.get("page"), "page", 1, 1)
@@ -131,7 +141,9 @@ def candlesticks(sim: ExchangeSimulator, req: Request) -> object:
 
 # ----- account ---------------------------------------------------------------------------------------------
 def account_detail(sim: ExchangeSimulator, req: Request) -> object:
-    return {"user_id": 10000001, "ip_whitelist": [], "currency_pairs": [], "key": {"mode": 1}, "tier": 0}
+    # key.mode: 1 classic account, 2 unified account (how ccxt's load_unified_status reads it)
+    mode = 2 if sim.unified_account else 1
+    return {"user_id": 10000001, "ip_whitelist": [], "currency_pairs": [], "key": {"mode": mode}, "tier": 0}
 
 
 def accounts(sim: ExchangeSimulator, req: Request) -> object:
@@ -243,7 +255,9 @@ def list_orders(sim: ExchangeSimulator, req: Request) -> object:
         spec = _spec(sim, q.get("currency_pair"))
         orders = [o for o in sim.open_orders(spec.pair) if sim.is_visible(o)]
         orders.sort(key=lambda o: (o.create_ms, int(o.id)), reverse=True)
-        return [order_json(sim, o) for o in _page(orders, q, 100, OPEN_LIST_MAX)]
+        limit = _open_limit(sim, q)
+        page = _int(q.get("page"), "page", 1, 1)
+        return [order_json(sim, o) for o in orders[(page - 1) * limit : page * limit]]
     spec = _spec(sim, q.get("currency_pair"), required=False)
     frm, to = _window(q)
     side = q.get("side")
@@ -266,7 +280,7 @@ def open_orders(sim: ExchangeSimulator, req: Request) -> object:
     list_all_open_orders) apply within each pair; `total` arrives as a string in real answers."""
     q = req.query
     spec = _spec(sim, q.get("currency_pair"), required=False)
-    limit = _int(q.get("limit"), "limit", 100, 1, OPEN_LIST_MAX)
+    limit = _open_limit(sim, q)
     page = _int(q.get("page"), "page", 1, 1)
     result = []
     for pair in [spec.pair] if spec else list(sim.markets):
@@ -354,12 +368,17 @@ def create_price_order(sim: ExchangeSimulator, req: Request) -> object:
     text = trigger.get("text") or put.get("text") or ""
     if text and not TEXT_RE.match(str(text)):
         raise invalid_param("invalid argument: text")
+    # SDK SpotPricePutOrder.account: "normal" (spot, the default), "margin", "unified" ("Unified account must be
+    # set to unified"); "spot" is taken as normal. The value sent is kept in the order's put, for tests to check.
+    account = put.get("account") or "normal"
+    if account not in ("normal", "spot", "unified"):
+        raise invalid_param("invalid argument: put.account")
     clean_put = {
         "type": put.get("type", "limit"),
         "side": put["side"],
         "price": fmt(parse_decimal(put.get("price") or "0", "put.price")),
         "amount": fmt(amount),
-        "account": "normal",
+        "account": account,
         "time_in_force": put.get("time_in_force", "gtc"),
     }
     po = sim.add_price_order(
@@ -392,7 +411,8 @@ def get_price_order(sim: ExchangeSimulator, req: Request) -> object:
 def cancel_price_order(sim: ExchangeSimulator, req: Request) -> object:
     with sim.lock:
         po = sim.price_order(req.path["order_id"])
+        if po.status == "finish" and sim.fired_price_order_cancel == "fired":
+            return po.as_json()  # one way Gate.io may answer: the order as it is, fired_order_id included
         if po.status != "open":
             raise order_not_found()
-        po.status, po.finish_ms = "cancelled", sim.now_ms()
-        return po.as_json()
+        return sim.cancel_price_order(po).as_json()

@@ -39,7 +39,8 @@ def verify(
     except ValueError:
         raise SimError(401, "INVALID_SIGNATURE", "Signature mismatch") from None
     if abs(now - ts_value) > MAX_SKEW_SEC:
-        raise SimError(403, "REQUEST_EXPIRED", "Request timestamp is far from the server time")
+        # Gate.io's own answer (ccxt issue 13330, gateio/rest-v4 issue 8): HTTP 401, this label and message.
+        raise SimError(401, "REQUEST_EXPIRED", "gap between request Timestamp and server time exceeds 60")
     # ccxt signs the query unencoded and sends it encoded; accept either form, as Gate.io effectively does.
     for query in dict.fromkeys([raw_query, unquote_plus(raw_query)]):
         if hmac.compare_digest(signature(api_secret, method, path, query, body, ts), sign):

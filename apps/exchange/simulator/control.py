@@ -37,6 +37,11 @@ class BehindTheBackMixin:
         with self.lock:
             return self.cancel(self.find_order(order_id))
 
+    def cancel_price_order_behind_back(self, order_id: str):
+        """Cancel an open price-triggered order as if the user did it on the website."""
+        with self.lock:
+            return self.cancel_price_order(self.price_order(order_id))
+
     def fill_open_orders(
         self, symbol: str | None = None, *, order_id: str | None = None, ratio: Decimal = Decimal(1)
     ) -> list[SimTrade]:

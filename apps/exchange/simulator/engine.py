@@ -19,7 +19,7 @@ from apps.exchange.simulator.errors import SimError, invalid_pair, order_not_fou
 from apps.exchange.simulator.faults import Faults
 from apps.exchange.simulator.markets import MarketSpec, market_spec
 from apps.exchange.simulator.orders import ZERO, PriceOrder, SimOrder, SimTrade
-from apps.exchange.simulator.ratelimit import RollingWindowLimiter
+from apps.exchange.simulator.ratelimit import GateRateLimits
 
 FEE_QUANT = Decimal("1e-12")
 
@@ -56,6 +56,10 @@ SETTINGS: dict[str, Callable[[object], object]] = {
     "omit_market_filled_amount": _bool,
     "text_lookup_grace_sec": _non_negative,
     "cancelled_retention_sec": _non_negative,
+    "open_limit_over_max": _choice("refuse", "clamp"),
+    "price_order_cancelled_status": _choice("cancelled", "canceled"),
+    "fired_price_order_cancel": _choice("not_found", "fired"),
+    "unified_account": _bool,
 }
 
 
@@ -77,11 +81,16 @@ class ExchangeSimulator(BehindTheBackMixin):
         max_fill_quote: Decimal | None = Decimal("25000"),
         cancelled_retention_sec: float = 60.0,
         text_lookup_grace_sec: float = 0.0,
-        rate_limit: int = 300,
+        rate_limit: int = 200,
         rate_window_sec: float = 10.0,
+        order_rate_limit: int = 10,
         clock: Callable[[], float] = time.time,
         visibility_lag_sec: float = 0.0,
         omit_market_filled_amount: bool = False,
+        open_limit_over_max: str = "refuse",
+        price_order_cancelled_status: str = "cancelled",
+        fired_price_order_cancel: str = "not_found",
+        unified_account: bool = False,
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
@@ -99,9 +108,19 @@ class ExchangeSimulator(BehindTheBackMixin):
         self.visibility_lag_sec = visibility_lag_sec
         # Some real finished market orders come without `filled_amount` (GATEIO.md): leave it out of answers.
         self.omit_market_filled_amount = omit_market_filled_amount
+        # status=open lists (limit <= 100): "refuse" answers 400 as documented; "clamp" silently cuts to 100,
+        # as a lenient server might (the client must still page until a short page).
+        self.open_limit_over_max = open_limit_over_max
+        # A cancelled price order's status: the SDK says "cancelled", a real recorded answer "canceled".
+        self.price_order_cancelled_status = price_order_cancelled_status
+        # DELETE of a price order that already fired: "not_found" (404) or "fired" (200 with the fired order).
+        self.fired_price_order_cancel = fired_price_order_cancel
+        # On a unified account a price order's put.account must be "unified" (SDK SpotPricePutOrder); one put
+        # with "normal" / "spot" is accepted when created and fails when it fires (status failed).
+        self.unified_account = unified_account
         self.lock = threading.RLock()
         self.faults = Faults(seed)
-        self.limiter = RollingWindowLimiter(rate_limit, rate_window_sec)
+        self.limiter = GateRateLimits(rate_limit, rate_window_sec, order_limit=order_rate_limit)
         self._rng = random.Random(f"engine:{seed}")
         self.markets: dict[str, MarketSpec] = {}
         self._price: dict[str, Decimal] = {}
@@ -132,6 +151,7 @@ class ExchangeSimulator(BehindTheBackMixin):
         self._next_trade_id = 7_000_000_000 + seed * 1000
         self._next_price_order_id = 1_000_000 + seed * 100
         self._last_us = 0
+        self.configure(**self.settings())  # the constructor's switches pass the same checks
 
     # ----- time and ids -------------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -455,6 +475,13 @@ class ExchangeSimulator(BehindTheBackMixin):
             except (KeyError, ValueError):
                 raise order_not_found() from None
 
+    def cancel_price_order(self, po: PriceOrder) -> PriceOrder:
+        """Cancel an open price order (by the API or behind the bot's back), with the configured spelling."""
+        with self.lock:
+            if po.status == "open":
+                po.status, po.finish_ms = self.price_order_cancelled_status, self.now_ms()
+            return po
+
     def price_orders(self) -> list[PriceOrder]:
         with self.lock:
             self.housekeeping()
@@ -469,6 +496,9 @@ class ExchangeSimulator(BehindTheBackMixin):
                 continue
             po.finish_ms = self.now_ms()
             put = po.put
+            if self.unified_account and put.get("account") != "unified":
+                po.status, po.reason = "failed", "put.account must be unified on a unified account"
+                continue
             try:
                 order = self.place_order(
                     symbol=spec.pair,

@@ -21,6 +21,10 @@ class FaultRule:
     timeout_rate: float = 0.0  # do nothing, hang until the client gives up (hang_sec), then close
     disconnect_rate: float = 0.0  # do nothing, close the socket at once
     drop_response_rate: float = 0.0  # do the work (e.g. create the order), then lose the answer
+    # Lose the answer and do the work later: `late_ms` after arrival, but never past the request's
+    # x-gate-exptime (late_ms 0: just before that moment; without the header, after hang_sec).
+    late_execution_rate: float = 0.0
+    late_ms: float = 0.0
     times: int | None = None  # apply to the next N requests of this endpoint only, then remove the rule
 
     def as_json(self) -> dict:
@@ -34,6 +38,7 @@ RATE_LIMIT = "rate_limit"
 TIMEOUT = "timeout"
 DISCONNECT = "disconnect"
 DROP = "drop"
+LATE = "late"
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Decision:
     action: str = PASS
     latency_ms: float = 0.0
     error_status: int = 500
+    late_ms: float = 0.0
 
 
 _RULE_FIELDS = {f.name for f in fields(FaultRule)}
@@ -73,6 +79,7 @@ class Faults:
         self.hang_sec: float = 10.0  # how long a timeout / dropped response keeps the socket open
         self.drop_mode: str = "close"  # dropped responses: "close" the socket at once or "hang" first
         self.injected: dict[str, int] = {}
+        self.late: list[tuple[str, str]] = []  # (endpoint, "executed" or the error label) per late execution
 
     def set(self, endpoint: str = "*", **kwargs: object) -> FaultRule:
         """Set (replace) the rule for an endpoint, e.g. `faults.set("create_order", drop_response_rate=1.0)`."""
@@ -127,7 +134,7 @@ class Faults:
                 rule.times -= 1
                 if rule.times <= 0:
                     del self._rules[key]
-            decision = Decision(latency_ms=rule.latency_ms, error_status=rule.error_status)
+            decision = Decision(latency_ms=rule.latency_ms, error_status=rule.error_status, late_ms=rule.late_ms)
             roll = self._rng.random()
             edge = 0.0
             for action, rate in (
@@ -136,6 +143,7 @@ class Faults:
                 (TIMEOUT, rule.timeout_rate),
                 (DISCONNECT, rule.disconnect_rate),
                 (DROP, rule.drop_response_rate),
+                (LATE, rule.late_execution_rate),
             ):
                 edge += rate
                 if rate > 0 and roll < edge:
@@ -144,9 +152,14 @@ class Faults:
                     break
             return decision
 
+    def record_late(self, endpoint: str, outcome: str) -> None:
+        with self._lock:
+            self.late.append((endpoint, outcome))
+
     def as_json(self) -> dict:
         with self._lock:
             return {
+                "late": [list(item) for item in self.late],
                 "rules": {k: v.as_json() for k, v in self._rules.items()},
                 "hang_sec": self.hang_sec,
                 "drop_mode": self.drop_mode,

@@ -1,4 +1,11 @@
-"""Gate.io's request budget: N calls per rolling window per key (private) or IP (public)."""
+"""Gate.io's request budgets, as its announcement of 2024-01-22 and the API v4 docs set them:
+
+- every endpoint its own budget: 200 requests / 10 s, per IP (public) or per UID (private);
+- order placement (POST /spot/orders): 10 requests / s per UID and market, instead of the endpoint budget;
+- cancellation (DELETE /spot/orders/{id}): 200 requests / s per UID.
+Every answer carries X-Gate-RateLimit-Requests-Remain / X-Gate-RateLimit-Limit for the budget that applied, and
+the reset timestamp in milliseconds (the docs spell it X-Gat-RateLimit-Reset-Timestamp; both spellings are sent).
+"""
 
 from __future__ import annotations
 
@@ -44,6 +51,51 @@ class RollingWindowLimiter:
         with self._lock:
             self._calls.clear()
             self.rejected = 0
+
+
+ORDER_ROUTES = {"create_order"}
+CANCEL_ROUTES = {"cancel_order"}
+
+
+class GateRateLimits:
+    """The three kinds of budget above; `hit(who, route, pair)` takes one request from the one that applies."""
+
+    def __init__(
+        self,
+        limit: int = 200,
+        window_sec: float = 10.0,
+        *,
+        order_limit: int = 10,
+        order_window_sec: float = 1.0,
+        cancel_limit: int = 200,
+        cancel_window_sec: float = 1.0,
+    ) -> None:
+        self.endpoint = RollingWindowLimiter(limit, window_sec)
+        self.orders = RollingWindowLimiter(order_limit, order_window_sec)
+        self.cancels = RollingWindowLimiter(cancel_limit, cancel_window_sec)
+
+    @property
+    def limit(self) -> int:
+        return self.endpoint.limit
+
+    @property
+    def window_sec(self) -> float:
+        return self.endpoint.window_sec
+
+    def hit(self, who: str, route: str = "", pair: str = "", now: float | None = None) -> LimitState:
+        if route in ORDER_ROUTES:
+            return self.orders.hit(f"{who}:{pair}", now)
+        if route in CANCEL_ROUTES:
+            return self.cancels.hit(who, now)
+        return self.endpoint.hit(f"{who}:{route}", now)
+
+    @property
+    def rejected(self) -> int:
+        return self.endpoint.rejected + self.orders.rejected + self.cancels.rejected
+
+    def reset(self) -> None:
+        for limiter in (self.endpoint, self.orders, self.cancels):
+            limiter.reset()
 
 
 def rate_limit_headers(state: LimitState) -> dict[str, str]:

@@ -17,7 +17,7 @@ from apps.exchange.simulator import api
 from apps.exchange.simulator.auth import verify
 from apps.exchange.simulator.engine import ExchangeSimulator
 from apps.exchange.simulator.errors import SimError
-from apps.exchange.simulator.faults import DISCONNECT, DROP, ERROR, RATE_LIMIT, TIMEOUT
+from apps.exchange.simulator.faults import DISCONNECT, DROP, ERROR, LATE, RATE_LIMIT, TIMEOUT
 from apps.exchange.simulator.markets import fmt
 from apps.exchange.simulator.ratelimit import rate_limit_headers
 
@@ -144,7 +144,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         owner.calls[name] += 1
         headers = {k.lower(): v for k, v in self.headers.items()}
         who = headers.get("key") if private and headers.get("key") else f"ip:{self.client_address[0]}"
-        state = sim.limiter.hit(who)
+        parsed_body = _json_body(body)
+        pair = str(parsed_body.get("currency_pair", "")) if isinstance(parsed_body, dict) else ""
+        state = sim.limiter.hit(who, name, pair)
         limit_headers = self._limit_headers = rate_limit_headers(state)
         if not state.allowed:
             self._send(429, {"label": "TOO_MANY_REQUESTS", "message": "Request Rate limit Exceeded"}, limit_headers)
@@ -177,10 +179,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
             raise SimError(403, "REQUEST_EXPIRED", "Request expired (x-gate-exptime)")
         request = api.Request(
             query=dict(parse_qsl(raw_query, keep_blank_values=True)),
-            body=_json_body(body),
+            body=parsed_body,
             path=match.groupdict(),
             headers=headers,
         )
+        if decision.action == LATE:
+            owner.execute_late(name, handler, request, decision.late_ms, expires)
+            raise _Dropped(hang=sim.faults.drop_mode == "hang")
         result = handler(sim, request)
         if decision.action == DROP:
             raise _Dropped(hang=sim.faults.drop_mode == "hang")
@@ -255,6 +260,27 @@ class SimulatorServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def execute_late(self, name: str, handler: Handler, request: api.Request, late_ms: float, expires: str | None):
+        """Run a request later, on a thread, as a stuck Gate.io queue would: after `late_ms`, but never after
+        the request's x-gate-exptime (with late_ms 0 it runs just before that moment, or after hang_sec)."""
+        delay = late_ms / 1000 if late_ms else None
+        if expires and expires.isdigit():
+            room = int(expires) / 1000 - time.time() - 0.05
+            delay = max(0.0, room if delay is None else min(delay, room))
+        if delay is None:
+            delay = self.sim.faults.hang_sec
+
+        def run() -> None:
+            if self.stopping.wait(delay):
+                return
+            try:
+                handler(self.sim, request)
+                self.sim.faults.record_late(name, "executed")
+            except SimError as exc:
+                self.sim.faults.record_late(name, exc.label)
+
+        threading.Thread(target=run, name=f"late-{name}", daemon=True).start()
+
     def __enter__(self) -> SimulatorServer:
         return self.start()
 
@@ -286,6 +312,8 @@ class SimulatorServer:
             return {"price": fmt(sim.price(str(data["symbol"]))), "trades": [t.as_json() for t in trades]}
         if action == "cancel":
             return sim.cancel_behind_back(str(data["order_id"])).as_json()
+        if action == "cancel_price_order":
+            return sim.cancel_price_order_behind_back(str(data["order_id"])).as_json()
         if action == "fill":
             trades = sim.fill_open_orders(
                 data.get("symbol"),

@@ -1,13 +1,17 @@
 """`manage.py backtest --symbol S --timeframe TF (--csv FILE | --since DATE --until DATE) [--json]`.
 
 Replays the live decision, risk and exit code over historical candles and prints the metrics; a progress
-bar on a terminal. Exit codes (CONTRACT.md): 0 done, 1 a failure it detected (unusable candles, the
+bar on a terminal. With `--grid NAME=v1,v2,...` (repeatable) it runs a sweep instead: every combination as
+a Celery task on the workers, a progress bar while they run, then the combinations ranked by `--rank-by`.
+Running the same sweep command again resumes it (finished combinations are kept).
+Exit codes (CONTRACT.md): 0 done, 1 a failure it detected (unusable candles, the
 exchange), 2 bad arguments (both or neither source, a bad date, a missing file, a bad parameter).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +52,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter, e.g. fee_pct=0.1"
         )
+        parser.add_argument(
+            "--grid",
+            action="append",
+            default=[],
+            metavar="NAME=V1,V2,...",
+            help="sweep a parameter over these values (repeatable; a JSON list for objects, e.g. weights=[{...}])",
+        )
+        parser.add_argument("--rank-by", default="total_return_pct", help="the metric a sweep is ranked by")
+        parser.add_argument("--no-wait", action="store_true", help="start the sweep and return at once")
+        parser.add_argument("--top", type=int, default=10, help="how many ranked combinations a sweep prints")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -60,6 +74,8 @@ class Command(BaseCommand):
         since = self._date(as_json, since_text, "since")
         until = self._date(as_json, until_text, "until")
         params = self._params(as_json, options["param"])
+        if options["grid"]:
+            return self._sweep(options, params, since, until)
         progress = self._progress if self.stdout.isatty() and not as_json else None
         try:
             run = backtest_run(
@@ -94,6 +110,80 @@ class Command(BaseCommand):
         if m.get("blocked"):
             self.stdout.write(f"  {'entries blocked':<22} {m['blocked']}")
 
+    def _sweep(self, options: dict[str, Any], params: dict[str, Any], since, until) -> None:
+        from apps.backtest.sweeps import sweep_json, sweep_progress, sweep_start
+
+        as_json = options["json"]
+        grid = self._grid(as_json, options["grid"])
+        try:
+            sweep = sweep_start(
+                symbol=options["symbol"],
+                timeframe=options["timeframe"] or settings.TIMEFRAME,
+                grid=grid,
+                csv_path=options["csv"],
+                since=since,
+                until=until,
+                params=params,
+                rank_by=options["rank_by"],
+                actor=Actor.system("command:backtest"),
+            )
+        except BacktestInputError as exc:
+            self._fail(as_json, 2, str(exc), field=exc.field)
+        except (CandleDataError, FeatureInputError) as exc:
+            self._fail(as_json, 1, f"unusable candles: {exc}")
+        except ExchangeError as exc:
+            self._fail(as_json, 1, f"exchange error ({type(exc).__name__}): {exc}")
+        if not options["no_wait"]:
+            bar = self.stdout.isatty() and not as_json
+            if not as_json:
+                self.stdout.write(f"Sweep #{sweep.pk}: {sweep.total} combinations on the Celery workers")
+            while True:
+                sweep.refresh_from_db()
+                done, total = sweep_progress(sweep)
+                if bar:
+                    self._progress(done, total, unit="combinations")
+                if sweep.status in (sweep.Status.DONE, sweep.Status.FAILED):
+                    break
+                time.sleep(0.5)
+            if bar:
+                self.stdout.write("")
+        body = sweep_json(sweep, top=options["top"])
+        if as_json:
+            self.stdout.write(json.dumps(body, default=str))
+            return
+        self.stdout.write(
+            f"Sweep #{sweep.pk} {sweep.symbol} {sweep.timeframe}: {body['finished']}/{body['total']} combinations "
+            f"{sweep.status}, ranked by {sweep.rank_by}"
+        )
+        for row in body["ranking"]:
+            m = row["metrics"]
+            values = row["combination"].items()
+            combo = " ".join(f"{k}={json.dumps(v) if isinstance(v, dict) else v}" for k, v in values)
+            outcome = row["error"] or (
+                f"{sweep.rank_by} {row[sweep.rank_by]}  trades {m.get('trades')}  return % {m.get('total_return_pct')}"
+                f"  max drawdown % {m.get('max_drawdown_pct')}"
+            )
+            self.stdout.write(f"  {row['rank']:>3}. run #{row['run']}  {combo}  {outcome}")
+
+    def _grid(self, as_json: bool, pairs: list[str]) -> dict[str, list[Any]]:
+        grid: dict[str, list[Any]] = {}
+        for pair in pairs:
+            name, sep, values = pair.partition("=")
+            name, values = name.strip(), values.strip()
+            if not sep or not name or not values:
+                self._fail(as_json, 2, f"--grid {pair!r} is not NAME=V1,V2,...", field="grid")
+            if values.startswith("["):
+                try:
+                    parsed = json.loads(values)
+                except ValueError:
+                    self._fail(as_json, 2, f"--grid {name}: {values!r} is not a JSON list", field="grid")
+            else:
+                parsed = [v.strip() for v in values.split(",") if v.strip()]
+            if name in grid:
+                self._fail(as_json, 2, f"--grid {name} is given twice", field="grid")
+            grid[name] = parsed
+        return grid
+
     def _date(self, as_json: bool, text: str | None, field: str) -> datetime | None:
         if text is None:
             return None
@@ -114,10 +204,10 @@ class Command(BaseCommand):
                 self._fail(as_json, 2, f"--param {name.strip()}: {value!r} is not a JSON object", field="param")
         return params
 
-    def _progress(self, done: int, total: int) -> None:
+    def _progress(self, done: int, total: int, unit: str = "candles") -> None:
         width = 30
-        filled = width * done // total
-        self.stdout.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} candles", ending="")
+        filled = width * done // max(1, total)
+        self.stdout.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit}", ending="")
         self.stdout.flush()
 
     def _fail(self, as_json: bool, code: int, message: str, *, field: str | None = None):

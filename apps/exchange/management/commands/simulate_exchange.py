@@ -65,7 +65,16 @@ class Command(BaseCommand):
         parser.add_argument("--symbols", default="BTC/USDT,ETH/USDT", help="listed pairs (default BTC/USDT,ETH/USDT)")
         parser.add_argument("--tick-sec", type=float, default=1.0, help="seconds between price moves (0: none)")
         parser.add_argument("--volatility", default="0.0005", help="relative size of one price move (default 0.0005)")
-        parser.add_argument("--rate-limit", type=int, default=300, help="calls per 10 s per key or IP (default 300)")
+        parser.add_argument(
+            "--rate-limit", type=int, default=200, help="calls per 10 s per endpoint and key or IP (default 200)"
+        )
+        parser.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a behaviour switch, e.g. --set visibility_lag_sec=3 (see /_control/settings); repeatable",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object with the URL instead of text")
 
     def handle(self, *args, **options) -> None:
@@ -79,6 +88,7 @@ class Command(BaseCommand):
                 raise ValueError("--port must be in 0..65535")
             if options["tick_sec"] < 0 or options["rate_limit"] < 1:
                 raise ValueError("--tick-sec must be >= 0 and --rate-limit >= 1")
+            switches = dict(item.partition("=")[::2] for item in options["set"])
         except (ValueError, InvalidOperation) as exc:
             message = str(exc) if str(exc).startswith("--") else f"bad argument: {exc}"
             raise CommandError(message, returncode=2) from None
@@ -92,6 +102,10 @@ class Command(BaseCommand):
             seed=options["seed"],
             rate_limit=options["rate_limit"],
         )
+        try:
+            sim.configure(**switches)
+        except ValueError as exc:
+            raise CommandError(f"--set: {exc}", returncode=2) from None
         try:
             server = SimulatorServer(sim, host=options["host"], port=options["port"])
         except OSError as exc:

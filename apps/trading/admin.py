@@ -17,6 +17,9 @@ class FillInline(ReadOnlyTabularInline):
     fields = ("executed_at", "price", "amount", "fee", "fee_currency", "is_maker", "exchange_trade_id")
 
 
+ORIGIN_SHORT = {"protective_exit": "exit", "external": "imported"}  # the list's narrow column; full in the detail
+
+
 def _live_warning() -> list[str]:
     return ["LIVE: these are real orders with real money on Gate.io."] if settings.MODE == "live" else []
 
@@ -24,7 +27,7 @@ def _live_warning() -> list[str]:
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = (
-        "created_at",
+        "time",
         "venue",
         "symbol",
         "side",
@@ -35,9 +38,9 @@ class OrderAdmin(ReadOnlyAdmin):
         "filled__fmt",
         "average_price__fmt",
         "fee__fmt",
-        "origin",
+        "origin_shown",
     )
-    list_display_links = ("created_at",)
+    list_display_links = ("time",)
     list_filter = ("venue", "status", "symbol", "side", "origin", ("created_at", admin.DateFieldListFilter))
     search_fields = ("client_order_id", "exchange_order_id", "intent")
     date_hierarchy = "created_at"
@@ -52,10 +55,18 @@ class OrderAdmin(ReadOnlyAdmin):
         ("Times", {"fields": ("created_at", "submitted_at", "last_exchange_update_at", "updated_at")}),
     )
 
+    @admin.display(description="time", ordering="created_at")
+    def time(self, order: Order):
+        return order.created_at
+
+    @admin.display(description="origin", ordering="origin")
+    def origin_shown(self, order: Order) -> str:
+        return ORIGIN_SHORT.get(order.origin, order.get_origin_display())
+
     @admin.display(description="amount", ordering="amount")
     def amount_shown(self, order: Order) -> str:
         if order.amount is None and order.quote_amount is not None:
-            return f"{show_decimal(order, 'quote_amount')} (quote)"
+            return show_decimal(order, "quote_amount")  # a market buy by quote: the currency says so
         return show_decimal(order, "amount")
 
     @admin.action(description="Cancel selected orders on the exchange…")

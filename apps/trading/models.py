@@ -84,7 +84,7 @@ class Position(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.symbol} {self.status} {self.amount.normalize()}"
+        return f"#{self.pk} {self.symbol} {self.status} {self.amount.normalize():f}"
 
     @property
     def base_currency(self) -> str:
@@ -196,4 +196,4 @@ class Fill(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.exchange_trade_id} {self.side} {self.amount.normalize()} @ {self.price.normalize()}"
+        return f"{self.exchange_trade_id} {self.side} {self.amount.normalize():f} @ {self.price.normalize():f}"

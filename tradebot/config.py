@@ -174,6 +174,10 @@ def _bool(text: str) -> bool:
     raise ValueError(text)
 
 
+def _optional_bool(text: str) -> bool | None:
+    return None if not text.strip() else _bool(text)
+
+
 def _int_range(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text.strip())
@@ -367,7 +371,8 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "TELEGRAM_TRADING_CHAT_IDS": ("", _chat_ids, "comma-separated integer chat ids"),
     "ALERT_TELEGRAM_CHAT_ID": ("", _optional_chat_id, "an integer chat id, or empty"),
     "TELEGRAM_API_BASE_URL": ("", _http_url, "an http(s) URL of a Bot API server, or empty"),
-    "EXITS_ON_EXCHANGE": ("false", _bool, "true or false"),
+    # Empty: true when MODE=live (the stop also lives on the exchange, guarding through our own outages).
+    "EXITS_ON_EXCHANGE": ("", _optional_bool, "true or false, or empty (true for MODE=live, else false)"),
     "SENTRY_DSN": ("", _http_url, "a Sentry DSN URL, or empty"),
     "LOG_LEVEL": ("INFO", _choice(LOG_LEVELS, upper=True), "one of " + ", ".join(LOG_LEVELS)),
     "LOG_FORMAT": ("console", _choice(LOG_FORMATS), "json or console"),
@@ -453,6 +458,8 @@ def load_config(environ: Mapping[str, str] | None = None, *, dotenv: Path | None
         except (ValueError, TypeError, ArithmeticError) as exc:
             raise ConfigError(name, raw, accepted) from exc
 
+    if values["EXITS_ON_EXCHANGE"] is None:
+        values["EXITS_ON_EXCHANGE"] = values["MODE"] == "live"
     if values["TAKE_PROFIT_PCT"] <= 0:
         raise ConfigError("TAKE_PROFIT_PCT", env.get("TAKE_PROFIT_PCT", ""), "a percentage greater than 0")
     if values["SIGNAL_EXIT_THRESHOLD"] >= values["SIGNAL_ENTRY_THRESHOLD"]:

@@ -177,7 +177,7 @@ class RedisStore:
     def __init__(self, url: str, prefix: str = "tb:breaker:") -> None:
         import redis
 
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.prefix = prefix
         self._failure = self.client.register_script(_LUA_FAILURE)
         self._success = self.client.register_script(_LUA_SUCCESS)
@@ -199,6 +199,38 @@ class RedisStore:
     def try_probe(self, name: str, cooldown: float, probe_timeout: float) -> Transition | None:
         changed, before = self._probe(keys=[self.prefix + name], args=[cooldown, probe_timeout])
         return Transition(before.decode(), HALF_OPEN, 0) if int(changed) else None
+
+
+class FallbackStore:
+    """Redis first; while Redis cannot be reached, the database rows every process shares (DbStore)."""
+
+    def __init__(self, primary: RedisStore, fallback: BreakerStore) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self._warned = 0.0
+
+    def _either(self, method: str, *args: object):
+        import redis
+
+        try:
+            return getattr(self.primary, method)(*args)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() - self._warned > 60:
+                self._warned = time.monotonic()
+                log.warning("breaker state: Redis unreachable (%s), using the database", exc)
+            return getattr(self.fallback, method)(*args)
+
+    def load(self, name: str) -> Snapshot:
+        return self._either("load", name)
+
+    def failure(self, name: str, threshold: int, error: str) -> Transition | None:
+        return self._either("failure", name, threshold, error)
+
+    def success(self, name: str) -> Transition | None:
+        return self._either("success", name)
+
+    def try_probe(self, name: str, cooldown: float, probe_timeout: float) -> Transition | None:
+        return self._either("try_probe", name, cooldown, probe_timeout)
 
 
 class CircuitBreaker:
@@ -341,7 +373,7 @@ def _store_for_names() -> BreakerStore:
     if _store is None:
         from django.conf import settings
 
-        _store = RedisStore(settings.REDIS_URL) if settings.REDIS_URL else DbStore()
+        _store = FallbackStore(RedisStore(settings.REDIS_URL), DbStore()) if settings.REDIS_URL else DbStore()
     return _store
 
 

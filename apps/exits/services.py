@@ -22,6 +22,7 @@ from apps.exits import notify
 from apps.exits.levels import exit_levels, remember_price_places
 from apps.exits.models import ProtectiveExit
 from apps.exits.orders import advance, claim, run_safely, send_attempt
+from apps.operations.shutdown import interruptible, stop_requested
 from apps.trading.models import Fill, Order, Position, Side
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,8 @@ def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) ->
     if symbols:
         try:
             result.tickers_calls += 1
-            tickers = broker.fetch_tickers(symbols)
+            with interruptible():  # nothing sent yet: a stopping worker leaves this pass to the next one
+                tickers = broker.fetch_tickers(symbols)
             result.prices = {s: t.last for s, t in tickers.items() if t.last is not None and t.last > 0}
         except ExchangeError as exc:
             result.errors.append(f"tickers: {exc}")
@@ -206,6 +208,11 @@ def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) ->
         claimed.add(exit_id)
         context = {"broker": broker, "actor": actor, "now": now, "result": result, "last": last}
         run_safely(f"exit {exit_id}", result.errors, send_attempt, exit_id=exit_id, **context)
+    if stop_requested():
+        # The exits just triggered are sent; follow-ups and the exchange-side stops wait for the next pass, so
+        # the worker stops within its 30 s.
+        in_progress = []
+        result.errors.append("worker stopping: follow-ups and stop sync left to the next pass")
     for exit in in_progress:
         if exit.pk in claimed:
             continue
@@ -220,7 +227,8 @@ def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) ->
         run_safely(f"exit {exit.pk}", result.errors, advance, exit=exit, **context)
     from apps.exits.stops import sync_stops
 
-    sync_stops(broker=broker, actor=actor, now=now, result=result)
+    if not stop_requested():
+        sync_stops(broker=broker, actor=actor, now=now, result=result)
     result.duration_ms = (time.perf_counter() - started) * 1000
     notify.set_gauges(armed=len(rows) - result.triggered, stuck=result.stuck)
     notify.observe_pass(result.duration_ms / 1000)

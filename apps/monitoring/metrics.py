@@ -388,6 +388,18 @@ PERIODIC_SKIPPED = declare(
     Counter("periodic_task_skipped", "Periodic runs skipped: another run held the lock", ["task"]),
     task=PERIODIC_TASKS,
 )
+PERIODIC_ABANDONED = declare(
+    Counter(
+        "periodic_task_abandoned",
+        "Runs left `running` by a worker that died, closed as failed by the next run",
+        ["task"],
+    ),
+    task=PERIODIC_TASKS,
+)
+PERIODIC_IN_PROCESS = declare(
+    Counter("periodic_task_in_process", "Protective tasks beat ran itself because the broker refused them", ["task"]),
+    task=("exits.check", "monitoring.health_check"),
+)
 GRACEFUL_SHUTDOWN = declare(
     Histogram("graceful_shutdown_duration_seconds", "Time from the stop signal to exit", ["process"], buckets=SLOW),
     process=PROCESSES,

@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.exchange.broker import Broker, ExchangeError, OrderNotFound
 from apps.exchange.types import Balance, ExchangeOrder
+from apps.operations.locks import Heartbeat, Lease, lease_free
+from apps.operations.shutdown import ShutdownRequested, interruptible, raise_if_stopping
 from apps.reconciliation import healing
 from apps.reconciliation.balances import check_balance
 from apps.reconciliation.exchange_view import (
@@ -61,6 +64,11 @@ MAX_WINDOW = timedelta(days=30)
 # Live orders missing from the lists are read one by one before anything is concluded; at most this many a
 # symbol per run (the rest wait for the next run).
 MAX_ABSENT_READS = 50
+# A worker asked to stop checks between symbols and every STEP_CHUNK corrections (each its own transaction).
+STEP_CHUNK = 50
+# Each run holds a lease named after it while it lives: a `running` run whose lease lapsed belongs to a
+# process that died, and the next run closes it as failed.
+RUN_LEASE_PREFIX = "reconciliation.run:"
 UNRESOLVED_KINDS = {Discrepancy.Kind.EXTERNAL, Discrepancy.Kind.MISSING_ON_EXCHANGE, Discrepancy.Kind.BALANCE}
 
 
@@ -110,21 +118,77 @@ def reconcile(
     hours = lookback_hours or settings.RECONCILE_LOOKBACK_HOURS
     discover = symbols is None if discover is None else discover
     chosen = reconciliation_symbols(symbols)
-    run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen)
+    close_abandoned_runs()
+    # The run and its lease appear together (one transaction), so no other run can see it `running` unleased.
+    with transaction.atomic():
+        run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen)
+        lease = Lease(f"{RUN_LEASE_PREFIX}{run.pk}")
+        lease.acquire()
+    # The lease is renewed while this run lives; a stopping worker cuts the run at its next exchange request
+    # (interruptible: reads only), so a SIGTERM is answered within seconds.
+    heartbeat = Heartbeat(lease).start()
+    try:
+        with interruptible():
+            _reconcile_run(run, broker, actor, chosen, now, hours, discover)
+    finally:
+        heartbeat.stop()
+        lease.release()
+    return run
+
+
+def close_abandoned_runs() -> int:
+    """Close as failed the `running` runs whose process died (their run lease lapsed); returns how many."""
+    closed = 0
+    for run in ReconciliationRun.objects.filter(status=ReconciliationRun.Status.RUNNING):
+        if not lease_free(f"{RUN_LEASE_PREFIX}{run.pk}"):
+            continue  # still running somewhere
+        closed += ReconciliationRun.objects.filter(pk=run.pk, status=ReconciliationRun.Status.RUNNING).update(
+            status=ReconciliationRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error="abandoned: the process running it stopped before it finished",
+        )
+        log.warning("reconciliation run %s was abandoned by its process; closed as failed", run.pk)
+    return closed
+
+
+def _reconcile_run(
+    run: ReconciliationRun, broker: Broker, actor: Actor, chosen: list[str], now: datetime, hours: int, discover: bool
+) -> None:
     ctx = Context(run=run, actor=actor, now=now)
     counter = CallCounter(broker)
     tally = Tally()
     started = time.perf_counter()
     drift: dict[str, tuple[float, float]] = {}
-    lookback_start = now - timedelta(hours=hours)
+    try:
+        _reconcile_symbols(ctx, counter, broker, chosen, now - timedelta(hours=hours), tally, drift, discover, run)
+    except ShutdownRequested as exc:  # cut between symbols or at an exchange request; the next run goes on
+        tally.errors.append(f"interrupted: {exc}; the next run goes on")
+    _finish(run, tally, counter, drift, time.perf_counter() - started)
+
+
+def _reconcile_symbols(
+    ctx: Context,
+    counter: CallCounter,
+    broker: Broker,
+    chosen: list[str],
+    lookback_start: datetime,
+    tally: Tally,
+    drift: dict[str, tuple[float, float]],
+    discover: bool,
+    run: ReconciliationRun,
+) -> None:
     all_open = _guarded(tally, "open orders of all pairs", lambda: read_all_open(counter))
     done: list[str] = []
     for symbol in [*chosen, *_pairs_with_open_orders(broker, all_open, chosen, discover)]:
+        # A stopping worker ends the run between symbols (well inside its 30 s); the next run goes on.
+        raise_if_stopping(f"reconciliation stopped before {symbol}")
         _reconcile_one(ctx, counter, symbol, lookback_start, tally, all_open)
         done.append(symbol)
+    raise_if_stopping("reconciliation stopped before the balances")
     balances = _guarded(tally, "balances", lambda: counter.call("fetch_balance"))
     if balances is not None:
         for symbol in _pairs_with_balances(broker, balances, done, discover):
+            raise_if_stopping(f"reconciliation stopped before {symbol}")
             _reconcile_one(ctx, counter, symbol, lookback_start, tally, all_open)
             done.append(symbol)
         for symbol in _balance_symbols(chosen, done):
@@ -134,8 +198,6 @@ def reconcile(
                 tally.add(outcome)
                 drift[symbol] = (float(difference), age)
     run.symbols = done
-    _finish(run, tally, counter, drift, time.perf_counter() - started)
-    return run
 
 
 def _guarded(tally: Tally, what: str, step):
@@ -288,7 +350,9 @@ def _reconcile_symbol(
         *((order.pk, lambda o=order: healing.resolve_absent(ctx, o.pk, o.updated_at)) for order in absent),
         *((order.pk, lambda o=order: healing.flag_missing_terminal(ctx, o.pk)) for order in lost),
     ]
-    for key, step in steps:
+    for done, (key, step) in enumerate(steps):
+        if done % STEP_CHUNK == 0:
+            raise_if_stopping(f"reconciliation of {symbol} stopped after {done} of {len(steps)} corrections")
         try:
             tally.add(step())
         except ExchangeError:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.audit.actors import SYSTEM, Actor
 from apps.exchange.broker import Broker, ExchangeError
+from apps.operations.shutdown import interruptible, stop_requested
 from apps.signals.models import Decision
 from apps.trading.models import Order, OrderStatus, OrderType, Origin, Position, Side
 
@@ -83,7 +84,8 @@ def eval_and_execute(
 
     started = time.perf_counter()
     now = now or timezone.now()
-    decision = evaluate(symbol=symbol, timeframe=timeframe, limit=limit, broker=broker, now=now, source="cycle")
+    with interruptible():  # a stopping worker ends the cycle at its next read; nothing is sent yet
+        decision = evaluate(symbol=symbol, timeframe=timeframe, limit=limit, broker=broker, now=now, source="cycle")
     order: Order | None = None
     if decision.action == Decision.Action.HOLD:
         note = f"hold ({decision.rule})"
@@ -109,6 +111,8 @@ def _enter(*, decision: Decision, broker: Broker, now: datetime, actor: Actor) -
     if not verdict.allowed:
         Decision.objects.filter(pk=decision.pk).update(risk_block=verdict.as_risk_block())
         return None, f"blocked by risk rule {verdict.rule}: {verdict.message}"
+    if stop_requested():  # no new entry from a worker that is stopping: the next candle decides again
+        return None, "not sent: the worker is stopping"
     try:
         order = place_order(
             intent=intent,

@@ -244,12 +244,13 @@ class BacktestIn(Schema):
         "take_profit_pct, fee_pct, slippage_bps, initial_cash, window, position_size_usd, max_positions, "
         "max_drawdown_pct, max_consecutive_losses, loss_cooldown_min, hours",
     )
-    grid: dict[str, list[Any]] | None = Field(
-        None,
-        description="a sweep: parameter name -> values; every combination runs as its own backtest on the "
-        "workers, ranked by `rank_by` (the answer is the sweep: poll GET /api/backtests/sweeps/{id})",
+
+
+class SweepIn(BacktestIn):
+    grid: dict[str, list[Any]] = Field(
+        description="parameter name -> values; every combination runs as its own backtest on the workers"
     )
-    rank_by: str = Field("total_return_pct", max_length=32, description="the metric a sweep is ranked by")
+    rank_by: str = Field("total_return_pct", max_length=32, description="the metric the sweep is ranked by")
 
 
 class SweepOut(Schema):

@@ -237,7 +237,7 @@ def _parameter_text(value) -> str:
 
 @admin.register(BacktestSweep)
 class BacktestSweepAdmin(ReadOnlyAdmin):
-    """Sweeps as they run (started with `manage.py backtest --grid` or POST /api/backtests with a grid); each
+    """Sweeps as they run (started with `manage.py backtest --grid` or POST /api/backtests/sweeps); each
     combination is a backtest run, listed under Backtest runs filtered by sweep."""
 
     list_display = ("id", "symbol", "timeframe", "source", "status", "progress", "rank_by", "best", "created_at")

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 # How far before submission the finished-orders and trades search starts (clock skew between us and them).
 SEARCH_MARGIN = timedelta(minutes=2)
+# Waits (seconds) before sending an order again after a 429 (at most this many times).
+RATE_LIMIT_RETRIES = (0.5, 1.0)
 
 _broker: Broker | None = None
 _broker_lock = threading.Lock()
@@ -140,13 +142,12 @@ def order_submit(*, order: Order, broker: Broker, actor: Actor) -> Order:
         return Order.objects.get(pk=order.pk)  # a concurrent caller is sending it
     sent_at = timezone.now()
     try:
-        answer = broker.create_order(prepared)
+        answer = _create_through_429s(broker, prepared)
     except (CircuitOpen, RateLimitWaitExceeded) as exc:
         return _transition(order, OrderStatus.REJECTED, actor, "not sent", last_error=f"not sent: {exc}")
     except BusinessError as exc:
         return _transition(order, OrderStatus.REJECTED, actor, "exchange refused", last_error=str(exc))
-    except RateLimited as exc:
-        # A 429 (TOO_MANY_REQUESTS) is an answer: Gate.io refused the request without executing it.
+    except RateLimited as exc:  # still refused after the retries: nothing was executed
         return _transition(order, OrderStatus.REJECTED, actor, "rate limited", last_error=f"rate limited: {exc}")
     except TransientExchangeError as exc:
         log.warning("order %s (%s): answer lost (%s); looking it up", order.pk, order.client_order_id, exc)
@@ -154,6 +155,21 @@ def order_submit(*, order: Order, broker: Broker, actor: Actor) -> Order:
             order=order, request=prepared, broker=broker, actor=actor, sent_at=sent_at, error=exc
         )
     return _record(order=order, answer=answer, broker=broker, actor=actor, reason="exchange accepted")
+
+
+def _create_through_429s(broker: Broker, request: OrderRequest) -> ExchangeOrder:
+    """create_order, sent again after a 429: TOO_MANY_REQUESTS is an answer (Gate.io refused the request without
+    executing it), so this retry cannot make a second order. Our limiter keeps under Gate.io's 10 orders / s
+    per market, but requests bunched up on the way can still cross it."""
+    for wait in RATE_LIMIT_RETRIES:
+        try:
+            return broker.create_order(request)
+        except RateLimitWaitExceeded:
+            raise
+        except RateLimited as exc:
+            log.info("order %s: 429 from the exchange, sending again in %.1f s", request.client_order_id, wait)
+            time.sleep(min(exc.retry_after or wait, 5.0))
+    return broker.create_order(request)
 
 
 def find_on_exchange(*, broker: Broker, symbol: str, client_order_id: str, since: datetime) -> ExchangeOrder | None:

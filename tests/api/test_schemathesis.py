@@ -70,7 +70,7 @@ def test_api_call_sequences_conform_to_its_schema(wsgi_in_test_transaction, trad
 
     Workflow.run(
         settings=settings(
-            max_examples=15,
+            max_examples=30,
             stateful_step_count=6,
             deadline=None,
             derandomize=True,

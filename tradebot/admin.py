@@ -19,6 +19,8 @@ class TradebotAdminSite(SecureAdminSiteMixin, admin.AdminSite):
     site_title = "tradebot"
     index_title = "Dashboard"
     index_template = "admin/tradebot_index.html"
+    # The lists need the width (orders: eleven columns); the dashboard and the breadcrumbs lead everywhere.
+    enable_nav_sidebar = False
 
     def index(self, request: HttpRequest, extra_context: dict | None = None):
         from apps.console.views import dashboard_context

@@ -97,6 +97,9 @@ TEMPLATES = [
 # last connection also checkpoints the WAL). Django closes a connection that errored or outlived the age at
 # the next request or task; CONN_HEALTH_CHECKS pings a reused connection once per request before trusting it.
 _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)  # noqa: F821 - set from CONFIG
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # A database that went away must fail a connection attempt within seconds, not the kernel's two minutes.
+    _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _name = Path(_db["NAME"])
     if not _name.is_absolute():
@@ -147,7 +150,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "apps.operations.beat:Scheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # SIGTERM: stop taking work, give in-flight tasks this long to finish, then exit (30 s budget in all).

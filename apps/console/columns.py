@@ -31,6 +31,7 @@ PRICE_FIELDS = frozenset(
 AMOUNT_FIELDS = frozenset({"amount", "filled", "exchange_stop_amount"})
 PNL_FIELDS = frozenset({"realized_pnl", "pnl"})
 CURRENCY_FIELDS = frozenset({"free", "used"})  # a balance row: in its own currency
+SHORT_LABELS = {"average_price": "avg price", "average_entry_price": "entry", "fees_quote": "fees"}
 
 
 def show_decimal(obj: Any, name: str) -> str:
@@ -53,7 +54,7 @@ def show_decimal(obj: Any, name: str) -> str:
         )
     if name == "fee" or name.endswith("_fee"):
         currency = getattr(obj, "fee_currency", "") or quote
-        places = precision.amount if currency == base and base else fmt.currency_places(currency) + 4
+        places = precision.amount if currency == base and base else fmt.currency_places(currency) + 2
         return fmt.number(value, places, currency)
     if name in CURRENCY_FIELDS:
         currency = getattr(obj, "currency", "")
@@ -67,7 +68,7 @@ def _display(model: type[models.Model], name: str):
     def show(obj: Any) -> str:
         return show_decimal(obj, name)
 
-    show.short_description = field.verbose_name  # type: ignore[attr-defined]
+    show.short_description = SHORT_LABELS.get(name, field.verbose_name)  # type: ignore[attr-defined]
     show.admin_order_field = name  # type: ignore[attr-defined]
     return show
 

@@ -177,7 +177,7 @@ class RedisStore:
     def __init__(self, url: str, prefix: str = "tb:breaker:") -> None:
         import redis
 
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.prefix = prefix
         self._failure = self.client.register_script(_LUA_FAILURE)
         self._success = self.client.register_script(_LUA_SUCCESS)
@@ -201,6 +201,38 @@ class RedisStore:
         return Transition(before.decode(), HALF_OPEN, 0) if int(changed) else None
 
 
+class FallbackStore:
+    """Redis first; while Redis cannot be reached, the database rows every process shares (DbStore)."""
+
+    def __init__(self, primary: RedisStore, fallback: BreakerStore) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self._warned = 0.0
+
+    def _either(self, method: str, *args: object):
+        import redis
+
+        try:
+            return getattr(self.primary, method)(*args)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() - self._warned > 60:
+                self._warned = time.monotonic()
+                log.warning("breaker state: Redis unreachable (%s), using the database", exc)
+            return getattr(self.fallback, method)(*args)
+
+    def load(self, name: str) -> Snapshot:
+        return self._either("load", name)
+
+    def failure(self, name: str, threshold: int, error: str) -> Transition | None:
+        return self._either("failure", name, threshold, error)
+
+    def success(self, name: str) -> Transition | None:
+        return self._either("success", name)
+
+    def try_probe(self, name: str, cooldown: float, probe_timeout: float) -> Transition | None:
+        return self._either("try_probe", name, cooldown, probe_timeout)
+
+
 class CircuitBreaker:
     """One breaker; `call(fn)` runs fn unless the circuit is open."""
 
@@ -218,7 +250,12 @@ class CircuitBreaker:
     def _load(self) -> Snapshot:
         if time.monotonic() < self._clean_until:
             return _CLEAN
-        snap = self.store.load(self.name)
+        try:
+            snap = self.store.load(self.name)
+        except Exception as exc:
+            # The shared state (Redis) cannot be read: refuse the call as an open circuit would, so nothing is
+            # sent while we cannot know, and callers report it as not sent.
+            raise CircuitOpen(f"circuit {self.name}: state unavailable ({type(exc).__name__}: {exc})") from exc
         if snap.state == CLOSED and snap.failures == 0:
             self._clean_until = time.monotonic() + self.closed_ttl
         return snap
@@ -237,7 +274,10 @@ class CircuitBreaker:
         now = time.time()
         if snap.state == OPEN and snap.opened_at is not None and now - snap.opened_at < self.cooldown:
             raise CircuitOpen(f"circuit {self.name} is open; retry in {self.cooldown - (now - snap.opened_at):.1f}s")
-        transition = self.store.try_probe(self.name, self.cooldown, self.probe_timeout)
+        try:
+            transition = self.store.try_probe(self.name, self.cooldown, self.probe_timeout)
+        except Exception as exc:
+            raise CircuitOpen(f"circuit {self.name}: state unavailable ({type(exc).__name__}: {exc})") from exc
         if transition is None:
             raise CircuitOpen(f"circuit {self.name} is {snap.state}; a probe is in flight")
         self._changed(transition, "cool-down over, one probe let through")
@@ -251,13 +291,21 @@ class CircuitBreaker:
 
     def on_success(self, probe: bool) -> None:
         self._forget()
-        transition = self.store.success(self.name)
+        try:
+            transition = self.store.success(self.name)
+        except Exception:  # the call was made: losing its answer to a store outage would orphan an order
+            log.warning("breaker %s: success not recorded (store unavailable)", self.name, exc_info=True)
+            return
         if transition is not None:
             self._changed(transition, "probe succeeded" if probe else "call succeeded")
 
     def on_failure(self, error: BaseException) -> None:
         self._forget()
-        transition = self.store.failure(self.name, self.threshold, f"{type(error).__name__}: {error}")
+        try:
+            transition = self.store.failure(self.name, self.threshold, f"{type(error).__name__}: {error}")
+        except Exception:  # the call's own error is what the caller must see, not the store's
+            log.warning("breaker %s: failure not recorded (store unavailable)", self.name, exc_info=True)
+            return
         if transition is not None:
             self._changed(transition, f"{transition.failures or 'probe'} failure(s), last: {error}")
 
@@ -341,7 +389,7 @@ def _store_for_names() -> BreakerStore:
     if _store is None:
         from django.conf import settings
 
-        _store = RedisStore(settings.REDIS_URL) if settings.REDIS_URL else DbStore()
+        _store = FallbackStore(RedisStore(settings.REDIS_URL), DbStore()) if settings.REDIS_URL else DbStore()
     return _store
 
 

@@ -26,12 +26,20 @@ from pathlib import Path
 from typing import Protocol
 
 from apps.exchange.broker import RateLimitWaitExceeded
+from apps.operations.shutdown import check_interruptible, stop_requested
+
+
+class LimiterUnavailable(RateLimitWaitExceeded):
+    """The limiter's shared window could not be read (Redis down): the call was not sent."""
+
 
 log = logging.getLogger(__name__)
 
 # Reserve a little after the oldest call leaves the window, so a request that crosses the network faster
 # than the one before it still lands outside the exchange's window.
 MARGIN_SEC = 0.002
+# The longest wait for a slot once the worker was asked to stop (it has 30 s in all).
+STOPPING_MAX_WAIT_SEC = 2.0
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ class RedisWindow:
     def __init__(self, url: str, prefix: str = "tb:ratelimit:") -> None:
         import redis
 
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.prefix = prefix
         self.script = self.client.register_script(_LUA)
 
@@ -113,6 +121,27 @@ class RedisWindow:
         if not int(ok):
             raise RateLimitWaitExceeded(f"rate limit {key}: would wait {wait:.2f}s > {max_wait}s", retry_after=wait)
         return wait
+
+
+class FallbackWindow:
+    """Redis first; while Redis cannot be reached, this machine's file ring. The budget is then shared by the
+    processes of one machine only — better than no exchange call at all while the exits must still run."""
+
+    def __init__(self, primary: RedisWindow, fallback: WindowStore) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self._warned = 0.0
+
+    def reserve(self, key: str, budget: Budget, max_wait: float) -> float:
+        import redis
+
+        try:
+            return self.primary.reserve(key, budget, max_wait)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() - self._warned > 60:
+                self._warned = time.monotonic()
+                log.warning("rate limiter: Redis unreachable (%s), counting on this machine only", exc)
+            return self.fallback.reserve(key, budget, max_wait)
 
 
 # --- embedded: a ring of slot times in a file, under fcntl.flock ---------------------------------
@@ -195,12 +224,22 @@ class RateLimiter:
         would be longer than `max_wait` (RATE_LIMIT_MAX_WAIT_SEC by default); then nothing is reserved."""
         chosen = budget or self.budgets[bucket.split(":", 1)[0]]
         bound = self.max_wait if max_wait is None else max_wait
+        check_interruptible(f"before a call in {bucket}")
+        if stop_requested():  # the worker is stopping: no long wait may eat its 30 s
+            bound = min(bound, STOPPING_MAX_WAIT_SEC)
         try:
             wait = self.store.reserve(bucket, chosen, bound)
         except RateLimitWaitExceeded:
             _count(bucket, 0.0, refused=True)
             log.warning("rate limiter refused a call in %s: wait above %.1fs", bucket, bound)
             raise
+        except Exception as exc:
+            # The shared window (Redis) cannot be read: the call is not made, which callers know is safe to
+            # report as "not sent" (an order ends rejected, not unknown). Failing open would let every
+            # process burst past Gate.io's budget at once.
+            _count(bucket, 0.0, refused=True)
+            log.warning("rate limiter unavailable for %s: %s: %s", bucket, type(exc).__name__, exc)
+            raise LimiterUnavailable(f"rate limiter unavailable ({type(exc).__name__}: {exc}); call not sent") from exc
         _count(bucket, wait)
         if wait > 0:
             time.sleep(wait)
@@ -216,7 +255,8 @@ def build_limiter(*, redis_url: str = "", data_dir: Path | None = None) -> RateL
     from django.conf import settings
 
     url = redis_url if redis_url else settings.REDIS_URL
-    store: WindowStore = RedisWindow(url) if url else FileWindow((data_dir or settings.DATA_DIR) / "ratelimit")
+    files = FileWindow((data_dir or settings.DATA_DIR) / "ratelimit")
+    store: WindowStore = FallbackWindow(RedisWindow(url), files) if url else files
     return RateLimiter(store, budgets_configured(), float(settings.RATE_LIMIT_MAX_WAIT_SEC))
 
 

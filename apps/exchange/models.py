@@ -40,7 +40,7 @@ class PaperBalance(models.Model):
         ordering = ["currency"]
 
     def __str__(self) -> str:
-        return f"{self.currency} {self.free.normalize()} (+{self.used.normalize()} locked)"
+        return f"{self.currency} {self.free.normalize():f} (+{self.used.normalize():f} locked)"
 
 
 class PaperOrder(models.Model):
@@ -87,4 +87,4 @@ class PaperTrade(models.Model):
         ordering = ["executed_at", "id"]
 
     def __str__(self) -> str:
-        return f"paper trade {self.trade_id} {self.amount.normalize()} @ {self.price.normalize()}"
+        return f"paper trade {self.trade_id} {self.amount.normalize():f} @ {self.price.normalize():f}"

@@ -17,6 +17,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from tenacity.wait import wait_exponential_jitter
 
 from apps.exchange.broker import OutcomeUnknown, RateLimited, RateLimitWaitExceeded, TransientExchangeError
+from apps.operations.shutdown import stop_requested
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,11 @@ class _BackoffOrRetryAfter:
         return delay
 
 
+def _stopping(state: RetryCallState) -> bool:
+    """A worker asked to stop does not wait to retry: the next run reads again."""
+    return stop_requested()
+
+
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     log.info(
@@ -71,7 +77,7 @@ def call_read(
     kwargs = {"sleep": sleep} if sleep is not None else {}
     retrying = Retrying(
         retry=retry_if_exception(is_retryable),
-        stop=stop_after_attempt(attempts) | stop_after_delay(MAX_DELAY_SEC),
+        stop=stop_after_attempt(attempts) | stop_after_delay(MAX_DELAY_SEC) | _stopping,
         wait=_BackoffOrRetryAfter(initial, maximum),
         before_sleep=_log_retry,
         reraise=True,

@@ -16,7 +16,10 @@ CACHE_SECONDS = 7 * 24 * 3600
 def remember_price_places(places: dict[str, int]) -> None:
     """Called by the exits pass, which has the broker's markets at hand; exit_sync (no network) reads it."""
     if places:
-        cache.set_many({CACHE_KEY.format(symbol=s): p for s, p in places.items()}, CACHE_SECONDS)
+        try:
+            cache.set_many({CACHE_KEY.format(symbol=s): p for s, p in places.items()}, CACHE_SECONDS)
+        except Exception:  # a cache (Redis) outage must not stop the exits pass: levels use significant digits
+            pass
 
 
 def _price_places(symbol: str) -> int | None:

@@ -60,4 +60,4 @@ class ProtectiveExit(models.Model):
 
     def __str__(self) -> str:
         stop, take = self.stop_loss_price.normalize(), self.take_profit_price.normalize()
-        return f"exit #{self.pk} {self.symbol} SL {stop} TP {take}"
+        return f"exit #{self.pk} {self.symbol} SL {stop:f} TP {take:f}"

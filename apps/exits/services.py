@@ -22,7 +22,9 @@ from apps.exits import notify
 from apps.exits.levels import exit_levels, remember_price_places
 from apps.exits.models import ProtectiveExit
 from apps.exits.orders import advance, claim, run_safely, send_attempt
+from apps.operations.shutdown import interruptible, stop_requested
 from apps.trading.models import Fill, Order, Position, Side
+from apps.trading.venues import check_venue, venue_of
 
 log = logging.getLogger(__name__)
 
@@ -177,22 +179,21 @@ def _decide(rows: list[tuple], prices: dict[str, Decimal]) -> list[tuple[int, st
 def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) -> ExitsPassResult:
     """One pass: one tickers call for every symbol with an armed exit, one exit order per crossed exit,
     then triggered exits are followed up (refresh, retry, stuck, failed) and exchange-side stops synced.
-    Safe with several workers at once: see apps.exits.orders."""
+    Safe with several workers at once: see apps.exits.orders. Only the exits of the broker's venue are seen:
+    a paper position is never sold on the exchange, a live one never on paper."""
     started = time.perf_counter()
     now = now or timezone.now()
     result = ExitsPassResult()
-    rows = list(
-        ProtectiveExit.objects.filter(status=S.ARMED).values_list(
-            "id", "symbol", "stop_loss_price", "take_profit_price"
-        )
-    )
-    in_progress = list(ProtectiveExit.objects.filter(status=S.TRIGGERED).select_related("exit_order"))
+    mine = ProtectiveExit.objects.filter(position__venue=venue_of(broker))
+    rows = list(mine.filter(status=S.ARMED).values_list("id", "symbol", "stop_loss_price", "take_profit_price"))
+    in_progress = list(mine.filter(status=S.TRIGGERED).select_related("exit_order"))
     symbols = sorted({row[1] for row in rows} | {e.symbol for e in in_progress})
     result.checked, result.symbols = len(rows), len(symbols)
     if symbols:
         try:
             result.tickers_calls += 1
-            tickers = broker.fetch_tickers(symbols)
+            with interruptible():  # nothing sent yet: a stopping worker leaves this pass to the next one
+                tickers = broker.fetch_tickers(symbols)
             result.prices = {s: t.last for s, t in tickers.items() if t.last is not None and t.last > 0}
         except ExchangeError as exc:
             result.errors.append(f"tickers: {exc}")
@@ -206,6 +207,11 @@ def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) ->
         claimed.add(exit_id)
         context = {"broker": broker, "actor": actor, "now": now, "result": result, "last": last}
         run_safely(f"exit {exit_id}", result.errors, send_attempt, exit_id=exit_id, **context)
+    if stop_requested():
+        # The exits just triggered are sent; follow-ups and the exchange-side stops wait for the next pass, so
+        # the worker stops within its 30 s.
+        in_progress = []
+        result.errors.append("worker stopping: follow-ups and stop sync left to the next pass")
     for exit in in_progress:
         if exit.pk in claimed:
             continue
@@ -220,7 +226,8 @@ def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) ->
         run_safely(f"exit {exit.pk}", result.errors, advance, exit=exit, **context)
     from apps.exits.stops import sync_stops
 
-    sync_stops(broker=broker, actor=actor, now=now, result=result)
+    if not stop_requested():
+        sync_stops(broker=broker, actor=actor, now=now, result=result)
     result.duration_ms = (time.perf_counter() - started) * 1000
     notify.set_gauges(armed=len(rows) - result.triggered, stuck=result.stuck)
     notify.observe_pass(result.duration_ms / 1000)
@@ -248,7 +255,9 @@ def _remember_precision(broker: Broker, symbols: list[str]) -> None:
 def position_close(*, position: Position, broker: Broker, actor: Actor) -> Order:
     """Sell the whole position at market now (admin, API and Telegram call this). Goes through the position's
     one active exit (reason `operator`), so it never races a stop-loss into a second sell. Raises
-    PositionNotOpen for a closed position, ExitNotSent when no order could be sent now."""
+    PositionNotOpen for a closed position, ExitNotSent when no order could be sent now, WrongVenue (nothing
+    changed) for a position of other books than the broker's."""
+    check_venue(venue=position.venue, broker=broker, what=f"position #{position.pk} {position.symbol}")
     now = timezone.now()
     with transaction.atomic():
         locked = Position.objects.select_for_update().get(pk=position.pk)

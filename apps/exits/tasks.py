@@ -11,7 +11,5 @@ def exits_check_task() -> dict | None:
     from apps.exchange.services import get_broker
     from apps.exits.services import exits_check
 
-    result = run_periodic(
-        "exits.check", lambda: exits_check(broker=get_broker(), actor=Actor.system("exits")), lease_seconds=60
-    )
+    result = run_periodic("exits.check", lambda: exits_check(broker=get_broker(), actor=Actor.system("exits")))
     return None if result is None else result.as_dict()

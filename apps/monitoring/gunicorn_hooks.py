@@ -6,11 +6,21 @@ from typing import Any
 
 
 def on_starting(server: Any) -> None:
-    """In the master, before any worker: multiprocess mode on in DATA_DIR/prometheus (the folder the settings,
-    the Celery worker and beat use too), files of exited processes removed."""
+    """In the master, before any worker: refuse to start when the database or Redis cannot be reached (exit 2,
+    naming the variable); multiprocess mode on in DATA_DIR/prometheus (the folder the settings, the Celery
+    worker and beat use too), files of exited processes removed."""
+    import os
+
+    import django
+
     from apps.monitoring.multiproc import clean_dead, default_dir, ensure_env
 
     ensure_env(default_dir())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradebot.settings")
+    django.setup()
+    from apps.operations.preflight import require_services
+
+    require_services("web")
     clean_dead()
 
 

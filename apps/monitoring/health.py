@@ -1,12 +1,13 @@
 """Component checks behind /health/ready and the admin dashboard.
 
 Each check returns (status, detail) with status ok / degraded / down and never raises: `_timed` turns an
-exception into `down`. The overall status is down when a critical component is down, degraded when any
-component is not ok, else ok.
+exception into `down`. The overall status is down (HTTP 503) when a critical component — the database, the
+broker / Redis, the exchange or the disk — is down, degraded when any component is not ok, else ok.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -143,36 +144,70 @@ def reset_exchange_cache() -> None:
         _exchange_cache.update(at=0.0, result=None)
 
 
-# --- Celery beat: the last run of every enabled periodic task ---------------------------------------
+# --- Celery beat: when each scheduled task last reached a worker, from the tasks' own run records --------
+# django-celery-beat's last_run_at is written only every few minutes (its sync interval), so reading it made
+# readiness flap on a healthy system. TaskRun.last_seen_at is written by every run (and skip) of the task.
+RECORDED_TASKS = {
+    "trading.cycle",
+    "exits.check",
+    "reconciliation.reconcile",
+    "risk.drawdown_check",
+    "monitoring.health_check",
+    "operations.backup_db",
+}
+
+
 def _interval_seconds(task: Any) -> float | None:
     if task.interval_id:
         every, period = task.interval.every, task.interval.period
         return every * {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1, "microseconds": 1e-6}[period]
     if task.crontab_id:
-        return 86400.0  # at most daily for the schedules we use; a cron task is stale after a day
+        from tradebot.config import timeframe_seconds
+
+        try:  # a trading cycle's crontab fires on each candle close
+            return float(timeframe_seconds(json.loads(task.kwargs or "{}").get("timeframe", "")))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return 86400.0  # a cron task of ours is stale after a day
     return None
+
+
+def _run_name(task: Any) -> str:
+    if task.task == "trading.cycle":
+        try:
+            return f"trading.cycle:{json.loads(task.kwargs or '{}')['symbol']}"
+        except (ValueError, KeyError, TypeError):
+            return task.task
+    return task.task
 
 
 def check_beat() -> tuple[str, str]:
     from django_celery_beat.models import PeriodicTask
 
-    tasks = list(PeriodicTask.objects.filter(enabled=True, one_off=False).select_related("interval", "crontab"))
+    from apps.operations.models import TaskRun
+
+    tasks = [
+        t
+        for t in PeriodicTask.objects.filter(enabled=True, one_off=False).select_related("interval", "crontab")
+        if t.task in RECORDED_TASKS
+    ]
     if not tasks:
         return "degraded", "no periodic tasks scheduled"
+    seen = {
+        name: at or started
+        for name, at, started in TaskRun.objects.filter(name__in=[_run_name(t) for t in tasks]).values_list(
+            "name", "last_seen_at", "last_started_at"
+        )
+    }
     now = timezone.now()
     stale, notes = [], []
     for task in tasks:
         interval = _interval_seconds(task)
-        if task.last_run_at is None:
-            age = (now - task.date_changed).total_seconds() if task.date_changed else None
-            metrics.CELERY_BEAT_LAG.labels(task=task.name).set(age or 0)
-            if interval is not None and age is not None and age > 3 * interval + BEAT_GRACE_SEC:
-                stale.append(task.name)
-            notes.append(f"{task.name}: never run")
-            continue
-        age = (now - task.last_run_at).total_seconds()
+        last = seen.get(_run_name(task))
+        # Never run: counted from when the entry was written, so a fresh start is not stale at once.
+        since = last or task.date_changed
+        age = (now - since).total_seconds() if since else 0.0
         metrics.CELERY_BEAT_LAG.labels(task=task.name).set(age)
-        notes.append(f"{task.name}: {age:.0f}s ago")
+        notes.append(f"{task.name}: {'never run' if last is None else f'{age:.0f}s ago'}")
         if interval is not None and age > 3 * interval + BEAT_GRACE_SEC:
             stale.append(task.name)
     if stale:
@@ -233,7 +268,9 @@ CHECKS: dict[str, Callable[[], tuple[str, str]]] = {
     "reconciliation": check_reconciliation,
     "disk": check_disk,
 }
-CRITICAL = {"database", "disk"}
+# Down in one of these and the service cannot do its job: readiness is "down" and HTTP 503, so a load
+# balancer, an orchestrator and the alert rules all see it (a broker outage is not "degraded": no task runs).
+CRITICAL = {"database", "disk", "broker", "exchange"}
 
 
 def readiness() -> dict[str, Any]:
@@ -249,7 +286,9 @@ def readiness() -> dict[str, Any]:
 
 
 def _remember(components: dict[str, dict[str, Any]]) -> None:
-    """Keep ComponentHealth rows for the admin: written when a status changes or a minute has passed."""
+    """Keep ComponentHealth rows fresh for the admin (written when a minute has passed). A change of status is
+    left to the health monitor (apps.operations.health_monitor), which alerts on it: were /health/ready to write
+    it, a load balancer's probe would swallow the transition and the operators would never hear of it."""
     from apps.monitoring.models import ComponentHealth
 
     now = timezone.now()
@@ -258,24 +297,12 @@ def _remember(components: dict[str, dict[str, Any]]) -> None:
         for name, result in components.items():
             row = known.get(name)
             if row is None:
-                ComponentHealth.objects.create(
-                    name=name,
-                    status=result["status"],
-                    detail=result["detail"],
-                    latency_ms=result["latency_ms"],
-                    checked_at=now,
-                    changed_at=now,
-                )
-            elif row.status != result["status"] or (now - row.checked_at).total_seconds() > 60:
-                changed = row.status != result["status"]
-                if changed:
-                    log.warning("component %s: %s -> %s (%s)", name, row.status, result["status"], result["detail"])
-                ComponentHealth.objects.filter(pk=row.pk).update(
-                    status=result["status"],
-                    detail=result["detail"],
-                    latency_ms=result["latency_ms"],
-                    checked_at=now,
-                    changed_at=now if changed else row.changed_at,
+                continue  # the health monitor creates it (and alerts if it is not ok)
+            if row.status != result["status"]:
+                log.warning("component %s: %s -> %s (%s)", name, row.status, result["status"], result["detail"])
+            elif (now - row.checked_at).total_seconds() > 60:
+                ComponentHealth.objects.filter(pk=row.pk, status=row.status).update(
+                    detail=result["detail"], latency_ms=result["latency_ms"], checked_at=now
                 )
     except Exception:  # the database may be what is down
         log.debug("component health not stored", exc_info=True)

@@ -9,6 +9,7 @@ class OperationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from apps.operations import shutdown  # noqa: F401 - connects the worker's stop flag and shutdown timing
         from apps.operations.schedule import ensure_schedule
 
         post_migrate.connect(ensure_schedule, sender=self)

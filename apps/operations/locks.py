@@ -1,24 +1,40 @@
 """Singleton leases for periodic tasks: Redis `SET NX PX` when REDIS_URL is set, a database row otherwise.
 
-A lease expires by itself, so a worker killed with -9 cannot block a task forever; the holder's token
-is checked on release, so a slow holder whose lease expired cannot release someone else's.
+A lease is short (LEASE_TTL_SEC) and renewed by a heartbeat thread while its holder works, so it follows
+its holder: a worker killed with -9 stops renewing and its lease lapses within seconds, not after the
+longest run time. The holder's token is checked on renewal and release, so a holder whose lease lapsed
+(it was frozen longer than the TTL) cannot extend or release someone else's; it learns so from `lost`.
+When Redis cannot be reached the database lease is used instead, so a Redis outage does not stop the
+protective tasks that can still run (exits, health).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
-from collections.abc import Iterator
-from datetime import timedelta
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.operations.models import TaskLock
 
+log = logging.getLogger(__name__)
+
+# Time to live of a lease, and how often the heartbeat renews it. A killed holder's lease lapses within
+# LEASE_TTL_SEC; three renewals fit in one TTL so a loaded machine missing one does not lose the lease.
+LEASE_TTL_SEC = 15.0
+HEARTBEAT_SEC = 5.0
+
 _RELEASE_LUA = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
+"""
+_RENEW_LUA = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
 """
 _redis_clients: dict[str, object] = {}
 
@@ -28,32 +44,93 @@ def _redis(url: str):
 
     client = _redis_clients.get(url)
     if client is None:
-        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         _redis_clients[url] = client
     return client
 
 
+def _redis_down(exc: Exception) -> bool:
+    import redis
+
+    return isinstance(exc, redis.ConnectionError | redis.TimeoutError)
+
+
 class Lease:
-    def __init__(self, name: str, ttl_seconds: float, *, redis_url: str | None = None) -> None:
+    """A named lease with expiry. `clock` gives the database lease its notion of now (tests move it)."""
+
+    def __init__(
+        self,
+        name: str,
+        ttl_seconds: float = LEASE_TTL_SEC,
+        *,
+        redis_url: str | None = None,
+        clock: Callable[[], datetime] = timezone.now,
+    ) -> None:
         self.name = name
         self.ttl = ttl_seconds
         self.token = secrets.token_hex(16)
         self.redis_url = settings.REDIS_URL if redis_url is None else redis_url
+        self.clock = clock
+        self.backend = "redis" if self.redis_url else "database"
+        self.lost = False
+
+    @property
+    def key(self) -> str:
+        return f"tradebot:lock:{self.name}"
 
     def acquire(self) -> bool:
-        if self.redis_url:
-            key = f"tradebot:lock:{self.name}"
-            return bool(_redis(self.redis_url).set(key, self.token, nx=True, px=int(self.ttl * 1000)))
+        if self.backend == "redis":
+            try:
+                return bool(_redis(self.redis_url).set(self.key, self.token, nx=True, px=int(self.ttl * 1000)))
+            except Exception as exc:
+                if not _redis_down(exc):
+                    raise
+                log.warning("lease %s: Redis unreachable (%s), using the database lease", self.name, exc)
+                self.backend = "database"
         return self._acquire_db()
 
+    def renew(self) -> bool:
+        """Extend the lease by one TTL; False (and `lost` set) when it is no longer ours."""
+        if self.backend == "redis":
+            try:
+                ok = bool(_redis(self.redis_url).eval(_RENEW_LUA, 1, self.key, self.token, int(self.ttl * 1000)))
+            except Exception as exc:
+                if not _redis_down(exc):
+                    raise
+                log.warning("lease %s: Redis unreachable on renewal (%s)", self.name, exc)
+                return True  # nobody can take it from us while Redis is down; renewed when it is back
+        else:
+            expires = self.clock() + timedelta(seconds=self.ttl)
+            ok = bool(TaskLock.objects.filter(name=self.name, owner=self.token).update(expires_at=expires))
+        if not ok and not self.lost:
+            self.lost = True
+            log.error("lease %s lost: it lapsed and may be held by another worker", self.name)
+        return ok
+
     def release(self) -> None:
-        if self.redis_url:
-            _redis(self.redis_url).eval(_RELEASE_LUA, 1, f"tradebot:lock:{self.name}", self.token)
+        if self.backend == "redis":
+            try:
+                _redis(self.redis_url).eval(_RELEASE_LUA, 1, self.key, self.token)
+            except Exception as exc:
+                if not _redis_down(exc):
+                    raise
+                log.warning("lease %s not released (Redis unreachable): it lapses by itself", self.name)
             return
         TaskLock.objects.filter(name=self.name, owner=self.token).delete()
 
+    def is_free(self) -> bool:
+        """True when nobody holds a live lease under this name (its holder finished or died)."""
+        if self.backend == "redis":
+            try:
+                return not _redis(self.redis_url).exists(self.key)
+            except Exception as exc:
+                if not _redis_down(exc):
+                    raise
+                self.backend = "database"
+        return not TaskLock.objects.filter(name=self.name, expires_at__gt=self.clock()).exists()
+
     def _acquire_db(self) -> bool:
-        now = timezone.now()
+        now = self.clock()
         expires = now + timedelta(seconds=self.ttl)
         # Take over an expired lease with a conditional update; exactly one contender's update matches.
         taken = TaskLock.objects.filter(name=self.name, expires_at__lte=now).update(
@@ -69,13 +146,56 @@ class Lease:
         return True
 
 
+class Heartbeat:
+    """Renews a lease every `every` seconds from a daemon thread until stopped."""
+
+    def __init__(self, lease: Lease, every: float = HEARTBEAT_SEC) -> None:
+        self.lease = lease
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{lease.name}", daemon=True)
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        # A renewal in progress finishes by itself; the holder does not wait on a slow store to go on.
+        self._thread.join(timeout=1.0)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.every):
+                try:
+                    self.lease.renew()
+                except Exception:  # a store hiccup: the next beat tries again, the TTL leaves room for two
+                    log.warning("lease %s: renewal failed", self.lease.name, exc_info=True)
+        finally:
+            if self.lease.backend == "database":
+                connection.close()  # this thread's own connection
+
+
 @contextlib.contextmanager
-def singleton(name: str, ttl_seconds: float) -> Iterator[bool]:
-    """`with singleton("exits.check", 60) as held:` — held is False when another worker has the lease."""
+def singleton(
+    name: str, ttl_seconds: float = LEASE_TTL_SEC, *, heartbeat: float = HEARTBEAT_SEC
+) -> Iterator[Lease | None]:
+    """`with singleton("exits.check") as lease:` — lease is None when another worker holds it.
+
+    While the body runs the lease is renewed every `heartbeat` seconds; `lease.lost` turns True if it
+    lapsed anyway (the body may then stop early)."""
     lease = Lease(name, ttl_seconds)
-    held = lease.acquire()
+    if not lease.acquire():
+        yield None
+        return
+    beat = Heartbeat(lease, heartbeat).start()
     try:
-        yield held
+        yield lease
     finally:
-        if held:
-            lease.release()
+        beat.stop()
+        lease.release()
+
+
+def lease_free(name: str) -> bool:
+    """True when no live lease named `name` is held (used to tell an abandoned `running` row)."""
+    return Lease(name).is_free()

@@ -21,7 +21,10 @@ class TaskRun(models.Model):
     name = models.CharField(max_length=128, unique=True)
     last_started_at = models.DateTimeField(null=True, blank=True)
     last_finished_at = models.DateTimeField(null=True, blank=True)
-    last_status = models.CharField(max_length=16, blank=True)  # ok / failed / skipped (lock held)
+    # running / ok / failed / interrupted (the worker was stopping) / skipped (lock held)
+    last_status = models.CharField(max_length=16, blank=True)
+    # The last time beat's message for this task reached a worker (a run or a skip): beat freshness.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_duration_ms = models.FloatField(default=0)
     runs = models.PositiveIntegerField(default=0)
@@ -32,3 +35,16 @@ class TaskRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.last_status}"
+
+
+class ScheduleSource(models.Model):
+    """What the environment last wrote into a beat entry, so a change made in the admin can be told apart:
+    an entry that still holds these values follows the environment at every start; one that differs was
+    changed by an operator and is left alone (`sync_schedule --reset` hands it back to the environment)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    applied = models.JSONField(default=dict)
+    applied_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -10,11 +10,11 @@ from apps.operations.periodic import run_periodic
 def health_check() -> None:
     from apps.operations.health_monitor import health_record
 
-    run_periodic("monitoring.health_check", health_record, lease_seconds=60)
+    run_periodic("monitoring.health_check", health_record)
 
 
 @shared_task(name="operations.backup_db", acks_late=True)
 def backup_db() -> None:
     from apps.operations.backups import backup_create
 
-    run_periodic("operations.backup_db", backup_create, lease_seconds=3600)
+    run_periodic("operations.backup_db", backup_create)

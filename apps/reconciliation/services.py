@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.exchange.broker import Broker, ExchangeError, OrderNotFound
 from apps.exchange.types import Balance, ExchangeOrder
+from apps.operations.locks import Heartbeat, Lease, lease_free
+from apps.operations.shutdown import ShutdownRequested, interruptible, raise_if_stopping
 from apps.reconciliation import healing
 from apps.reconciliation.balances import check_balance
 from apps.reconciliation.exchange_view import (
@@ -48,6 +51,7 @@ from apps.reconciliation.matching import (
 from apps.reconciliation.models import Discrepancy, ReconciliationRun
 from apps.trading.models import LIVE_STATUSES, TERMINAL_STATUSES, Order, OrderStatus, Position
 from apps.trading.services import CLIENT_ID_PREFIX
+from apps.trading.venues import current_venue, venue_of
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,11 @@ MAX_WINDOW = timedelta(days=30)
 # Live orders missing from the lists are read one by one before anything is concluded; at most this many a
 # symbol per run (the rest wait for the next run).
 MAX_ABSENT_READS = 50
+# A worker asked to stop checks between symbols and every STEP_CHUNK corrections (each its own transaction).
+STEP_CHUNK = 50
+# Each run holds a lease named after it while it lives: a `running` run whose lease lapsed belongs to a
+# process that died, and the next run closes it as failed.
+RUN_LEASE_PREFIX = "reconciliation.run:"
 UNRESOLVED_KINDS = {Discrepancy.Kind.EXTERNAL, Discrepancy.Kind.MISSING_ON_EXCHANGE, Discrepancy.Kind.BALANCE}
 
 
@@ -82,11 +91,14 @@ class Tally:
         self.found.extend(outcome.found)
 
 
-def reconciliation_symbols(symbols: list[str] | tuple[str, ...] | None = None) -> list[str]:
-    """The configured symbols plus every symbol we have a live order in (sorted, no duplicates)."""
+def reconciliation_symbols(
+    symbols: list[str] | tuple[str, ...] | None = None, *, venue: str | None = None
+) -> list[str]:
+    """The configured symbols plus every symbol we have a live order in on `venue` (sorted, no duplicates)."""
     chosen = set(symbols if symbols is not None else settings.SYMBOLS)
     if symbols is None:
-        chosen |= set(Order.objects.filter(status__in=LIVE_STATUSES).values_list("symbol", flat=True).distinct())
+        live = Order.objects.filter(venue=venue or current_venue(), status__in=LIVE_STATUSES)
+        chosen |= set(live.values_list("symbol", flat=True).distinct())
     return sorted(chosen)
 
 
@@ -109,33 +121,88 @@ def reconcile(
     now = now or timezone.now()
     hours = lookback_hours or settings.RECONCILE_LOOKBACK_HOURS
     discover = symbols is None if discover is None else discover
-    chosen = reconciliation_symbols(symbols)
-    run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen)
+    venue = venue_of(broker)  # the broker's books only: a live pass never touches paper orders, nor the reverse
+    chosen = reconciliation_symbols(symbols, venue=venue)
+    close_abandoned_runs()
+    # The run and its lease appear together (one transaction), so no other run can see it `running` unleased.
+    with transaction.atomic():
+        run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen, venue=venue)
+        lease = Lease(f"{RUN_LEASE_PREFIX}{run.pk}")
+        lease.acquire()
+    # The lease is renewed while this run lives; a stopping worker cuts the run at its next exchange request
+    # (interruptible: reads only), so a SIGTERM is answered within seconds.
+    heartbeat = Heartbeat(lease).start()
+    try:
+        with interruptible():
+            _reconcile_run(run, broker, actor, chosen, now, hours, discover)
+    finally:
+        heartbeat.stop()
+        lease.release()
+    return run
+
+
+def close_abandoned_runs() -> int:
+    """Close as failed the `running` runs whose process died (their run lease lapsed); returns how many."""
+    closed = 0
+    for run in ReconciliationRun.objects.filter(status=ReconciliationRun.Status.RUNNING):
+        if not lease_free(f"{RUN_LEASE_PREFIX}{run.pk}"):
+            continue  # still running somewhere
+        closed += ReconciliationRun.objects.filter(pk=run.pk, status=ReconciliationRun.Status.RUNNING).update(
+            status=ReconciliationRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error="abandoned: the process running it stopped before it finished",
+        )
+        log.warning("reconciliation run %s was abandoned by its process; closed as failed", run.pk)
+    return closed
+
+
+def _reconcile_run(
+    run: ReconciliationRun, broker: Broker, actor: Actor, chosen: list[str], now: datetime, hours: int, discover: bool
+) -> None:
     ctx = Context(run=run, actor=actor, now=now)
     counter = CallCounter(broker)
     tally = Tally()
     started = time.perf_counter()
     drift: dict[str, tuple[float, float]] = {}
-    lookback_start = now - timedelta(hours=hours)
+    try:
+        _reconcile_symbols(ctx, counter, broker, chosen, now - timedelta(hours=hours), tally, drift, discover, run)
+    except ShutdownRequested as exc:  # cut between symbols or at an exchange request; the next run goes on
+        tally.errors.append(f"interrupted: {exc}; the next run goes on")
+    _finish(run, tally, counter, drift, time.perf_counter() - started)
+
+
+def _reconcile_symbols(
+    ctx: Context,
+    counter: CallCounter,
+    broker: Broker,
+    chosen: list[str],
+    lookback_start: datetime,
+    tally: Tally,
+    drift: dict[str, tuple[float, float]],
+    discover: bool,
+    run: ReconciliationRun,
+) -> None:
     all_open = _guarded(tally, "open orders of all pairs", lambda: read_all_open(counter))
     done: list[str] = []
     for symbol in [*chosen, *_pairs_with_open_orders(broker, all_open, chosen, discover)]:
+        # A stopping worker ends the run between symbols (well inside its 30 s); the next run goes on.
+        raise_if_stopping(f"reconciliation stopped before {symbol}")
         _reconcile_one(ctx, counter, symbol, lookback_start, tally, all_open)
         done.append(symbol)
+    raise_if_stopping("reconciliation stopped before the balances")
     balances = _guarded(tally, "balances", lambda: counter.call("fetch_balance"))
     if balances is not None:
         for symbol in _pairs_with_balances(broker, balances, done, discover):
+            raise_if_stopping(f"reconciliation stopped before {symbol}")
             _reconcile_one(ctx, counter, symbol, lookback_start, tally, all_open)
             done.append(symbol)
-        for symbol in _balance_symbols(chosen, done):
+        for symbol in _balance_symbols(chosen, done, run.venue):
             result = _guarded(tally, f"balance of {symbol}", lambda s=symbol: check_balance(ctx, broker, s, balances))
             if result is not None:
                 outcome, difference, age = result
                 tally.add(outcome)
                 drift[symbol] = (float(difference), age)
     run.symbols = done
-    _finish(run, tally, counter, drift, time.perf_counter() - started)
-    return run
 
 
 def _guarded(tally: Tally, what: str, step):
@@ -206,32 +273,33 @@ def _pairs_with_balances(broker: Broker, balances: dict[str, Balance], done: lis
     return sorted(set(found))
 
 
-def _balance_symbols(chosen: list[str], done: list[str]) -> list[str]:
+def _balance_symbols(chosen: list[str], done: list[str], venue: str) -> list[str]:
     """The configured symbols, and those of the discovered pairs where we hold an open position."""
-    with_positions = set(
-        Position.objects.filter(status=Position.Status.OPEN, symbol__in=done).values_list("symbol", flat=True)
-    )
+    open_positions = Position.objects.filter(venue=venue, status=Position.Status.OPEN, symbol__in=done)
+    with_positions = set(open_positions.values_list("symbol", flat=True))
     return [s for s in done if s in chosen or s in with_positions]
 
 
-def _window_start(symbol: str, since: datetime, now: datetime) -> datetime:
+def _window_start(symbol: str, since: datetime, now: datetime, venue: str) -> datetime:
     """The lookback, widened to our oldest live order of the symbol so the finished list covers it."""
-    oldest = Order.objects.filter(symbol=symbol, status__in=LIVE_STATUSES).aggregate(first=Min("created_at"))["first"]
+    live = Order.objects.filter(venue=venue, symbol=symbol, status__in=LIVE_STATUSES)
+    oldest = live.aggregate(first=Min("created_at"))["first"]
     if oldest is not None:
         since = min(since, oldest - WINDOW_MARGIN)
     return max(since, now - MAX_WINDOW)
 
 
-def _load_local(symbol: str, since: datetime, view: SymbolView) -> tuple[LocalIndex, Matching]:
+def _load_local(symbol: str, since: datetime, view: SymbolView, venue: str) -> tuple[LocalIndex, Matching]:
     """Our orders of the window (and every live one), matched; then those the exchange lists that were not in
     that set (created just before the window, or imported earlier) in one more query."""
     window = Q(created_at__gte=since - WINDOW_MARGIN) | Q(status__in=[*LIVE_STATUSES, OrderStatus.NEW])
-    index = LocalIndex(load_local(Order.objects.filter(symbol=symbol).filter(window)))
+    ours = Order.objects.filter(venue=venue, symbol=symbol)
+    index = LocalIndex(load_local(ours.filter(window)))
     matching = match_orders(view.orders.values(), index)
     if matching.unmatched_exchange:
         ids = [o.exchange_order_id for o in matching.unmatched_exchange]
         texts = [o.client_order_id for o in matching.unmatched_exchange if o.client_order_id]
-        extra = Order.objects.filter(symbol=symbol).filter(Q(exchange_order_id__in=ids) | Q(client_order_id__in=texts))
+        extra = ours.filter(Q(exchange_order_id__in=ids) | Q(client_order_id__in=texts))
         index.add(load_local(extra))
         retry, matching.unmatched_exchange = matching.unmatched_exchange, []
         match_orders(retry, index, matching)
@@ -246,9 +314,9 @@ def _reconcile_symbol(
     tally: Tally,
     open_list: OpenList | None = None,
 ) -> None:
-    since = _window_start(symbol, lookback_start, ctx.now)
+    since = _window_start(symbol, lookback_start, ctx.now, ctx.run.venue)
     view = read_orders(counter, symbol, since, open_list)
-    index, matching = _load_local(symbol, since, view)
+    index, matching = _load_local(symbol, since, view, ctx.run.venue)
     unmatched = [o for pk, o in index.by_id.items() if pk not in matching.claimed]
     cutoff = ctx.now - ABSENCE_GRACE
     candidates = [o for o in unmatched if o.status in LIVE_STATUSES and o.updated_at < cutoff]
@@ -288,7 +356,9 @@ def _reconcile_symbol(
         *((order.pk, lambda o=order: healing.resolve_absent(ctx, o.pk, o.updated_at)) for order in absent),
         *((order.pk, lambda o=order: healing.flag_missing_terminal(ctx, o.pk)) for order in lost),
     ]
-    for key, step in steps:
+    for done, (key, step) in enumerate(steps):
+        if done % STEP_CHUNK == 0:
+            raise_if_stopping(f"reconciliation of {symbol} stopped after {done} of {len(steps)} corrections")
         try:
             tally.add(step())
         except ExchangeError:

@@ -20,6 +20,5 @@ def reconcile_task(trigger: str = "schedule") -> dict[str, Any] | None:
     run = run_periodic(
         "reconciliation.reconcile",
         lambda: reconcile(broker=get_broker(), actor=Actor.system("reconciliation"), trigger=trigger),
-        lease_seconds=600,
     )
     return None if run is None else run_summary(run)

@@ -13,11 +13,14 @@ def drawdown_check_task() -> dict[str, Any]:
     """Measure equity with the process's broker and update the drawdown stop; returns the state."""
     from apps.exchange.services import get_broker
     from apps.operations.periodic import run_periodic
+    from apps.operations.shutdown import interruptible
     from apps.risk.services import drawdown_check
 
-    state = run_periodic(
-        "risk.drawdown_check", lambda: drawdown_check(broker=get_broker(), now=timezone.now()), lease_seconds=60
-    )
+    def work():
+        with interruptible():  # equity is read before anything is written: a stopping worker may cut it
+            return drawdown_check(broker=get_broker(), now=timezone.now())
+
+    state = run_periodic("risk.drawdown_check", work)
     if state is None:
         return {"skipped": True}
     return {k: str(v) for k, v in state.details().items()} | {

@@ -1,8 +1,10 @@
 """Alerts from the core to the operators' Telegram chat (ALERT_TELEGRAM_CHAT_ID).
 
-`alert_send` only enqueues a Celery task and returns; the task de-duplicates (same key within
+`alert_send` enqueues a Celery task and returns; the task de-duplicates (same key within
 TELEGRAM_ALERT_DEDUPE_SEC), rate-limits (TELEGRAM_ALERT_RATE_PER_MIN for all processes together) and sends
-with retries. A trading task calling `alert_send` is never blocked or failed by Telegram.
+with retries. A trading task calling `alert_send` is never failed by Telegram. When the broker refuses the
+task (Redis down — the very outage to alert about), the alert is sent directly from the calling process
+through the same gate, bounded to a few seconds; a failure counts in alerts_failed_total{channel}.
 """
 
 from __future__ import annotations
@@ -84,10 +86,19 @@ def _enqueue(payload: dict) -> None:
 
         # retry=False: a broker that is down must not hold the caller in publish retries.
         alert_deliver.apply_async(kwargs=payload, retry=False)
-    except Exception:
-        logger.exception("telegram alert dropped: could not enqueue", extra={"kind": payload["kind"]})
+    except Exception as exc:
+        # The broker is down: the alert must not ride on it. Sent from here, through the same gate
+        # (de-duplication and rate limit, in the database while Redis is away), one bounded attempt.
+        logger.warning("telegram alert not enqueued (%s): sending it directly", type(exc).__name__)
         metric_inc("telegram_alerts_total", kind=payload["kind"], outcome="enqueue_failed")
-        metric_inc("telegram_alerts_dropped_total", reason="enqueue_failed")
+        try:
+            from apps.telegram_bot.tasks import alert_deliver_direct
+
+            alert_deliver_direct(**payload)
+        except Exception:
+            logger.exception("telegram alert dropped: not enqueued and not sent", extra={"kind": payload["kind"]})
+            metric_inc("alerts_failed_total", channel="telegram")
+            metric_inc("telegram_alerts_dropped_total", reason="enqueue_failed")
 
 
 def alert_send(*, kind: str, text: str, key: str | None = None, severity: str = "warning") -> bool:

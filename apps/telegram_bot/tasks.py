@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 from celery import shared_task
 from django.conf import settings
@@ -16,6 +17,8 @@ from apps.telegram_bot.throttle import throttle_hit, throttle_prune
 logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 5
+# The direct path (broker down) makes one attempt in the caller's process: it must not hold a trading task.
+DIRECT_TIMEOUT_SEC = 5.0
 
 
 async def _send(chat_id: int, text: str) -> None:
@@ -67,17 +70,53 @@ def alert_deliver(self, *, kind: str, text: str, key: str, severity: str = "warn
         raise self.retry(exc=exc, countdown=max(countdown, 1.0)) from exc
     except BadRequest:  # a NetworkError subclass in PTB, but retrying a bad request never helps
         metric_inc("telegram_alerts_total", kind=kind, outcome="failed")
+        metric_inc("alerts_failed_total", channel="telegram")
         logger.exception("telegram alert refused by Telegram", extra={"kind": kind, "key": key})
         return "failed"
     except (TimedOut, NetworkError) as exc:
         if self.request.retries >= MAX_RETRIES:
             metric_inc("telegram_alerts_total", kind=kind, outcome="failed")
+            metric_inc("alerts_failed_total", channel="telegram")
             logger.error("telegram alert failed after retries", extra={"kind": kind, "key": key})
             return "failed"
         raise self.retry(exc=exc, countdown=min(2**self.request.retries * 2, 120)) from exc
     except Exception:
         metric_inc("telegram_alerts_total", kind=kind, outcome="failed")
+        metric_inc("alerts_failed_total", channel="telegram")
         logger.exception("telegram alert failed", extra={"kind": kind, "key": key})
         return "failed"
+    metric_inc("telegram_alerts_total", kind=kind, outcome="sent")
+    return "sent"
+
+
+def alert_deliver_direct(*, kind: str, text: str, key: str, severity: str = "warning") -> str:
+    """Send one alert now, in this process, when the broker refused the task: the same gate as the task, one
+    attempt bounded by DIRECT_TIMEOUT_SEC (run in its own thread, so a caller inside an event loop works too).
+    Returns sent, deduplicated, rate_limited, skipped or failed."""
+    chat_id = settings.ALERT_TELEGRAM_CHAT_ID
+    if not settings.TELEGRAM_BOT_TOKEN or chat_id is None:
+        return "skipped"
+    refusal = _refusal(kind=kind, key=key)
+    if refusal:
+        return refusal
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            message = alert_text(kind=kind, text=text, severity=severity)
+            asyncio.run(asyncio.wait_for(_send(chat_id, message), DIRECT_TIMEOUT_SEC))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=send, name="alert-direct", daemon=True)
+    thread.start()
+    thread.join(DIRECT_TIMEOUT_SEC + 1)
+    if thread.is_alive() or errors:
+        reason = "timed out" if thread.is_alive() else f"{type(errors[0]).__name__}: {errors[0]}"
+        logger.error("telegram alert failed on the direct path: %s", reason, extra={"kind": kind, "key": key})
+        metric_inc("telegram_alerts_total", kind=kind, outcome="failed")
+        metric_inc("alerts_failed_total", channel="telegram")
+        return "failed"
+    logger.warning("telegram alert sent directly (broker unavailable)", extra={"kind": kind, "key": key})
     metric_inc("telegram_alerts_total", kind=kind, outcome="sent")
     return "sent"

@@ -63,7 +63,13 @@ def throttle_hit(name: str, *, limit: int, ttl_seconds: int) -> bool:
     """Count one hit on `name`; True when it is within `limit` for the current window."""
     url = getattr(settings, "REDIS_URL", "")
     if url:
-        return _redis_hit(url, name, limit, ttl_seconds)
+        import redis
+
+        try:
+            return _redis_hit(url, name, limit, ttl_seconds)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Redis down (the outage being alerted about): the database counters keep de-duplicating.
+            logger.warning("throttle %s: Redis unreachable (%s), counting in the database", name, type(exc).__name__)
     return _db_hit(name, limit, ttl_seconds)
 
 

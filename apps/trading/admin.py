@@ -17,6 +17,9 @@ class FillInline(ReadOnlyTabularInline):
     fields = ("executed_at", "price", "amount", "fee", "fee_currency", "is_maker", "exchange_trade_id")
 
 
+ORIGIN_SHORT = {"protective_exit": "exit", "external": "imported"}  # the list's narrow column; full in the detail
+
+
 def _live_warning() -> list[str]:
     return ["LIVE: these are real orders with real money on Gate.io."] if settings.MODE == "live" else []
 
@@ -24,7 +27,8 @@ def _live_warning() -> list[str]:
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = (
-        "created_at",
+        "time",
+        "venue",
         "symbol",
         "side",
         "type",
@@ -34,10 +38,10 @@ class OrderAdmin(ReadOnlyAdmin):
         "filled__fmt",
         "average_price__fmt",
         "fee__fmt",
-        "origin",
+        "origin_shown",
     )
-    list_display_links = ("created_at",)
-    list_filter = ("status", "symbol", "side", "origin", ("created_at", admin.DateFieldListFilter))
+    list_display_links = ("time",)
+    list_filter = ("venue", "status", "symbol", "side", "origin", ("created_at", admin.DateFieldListFilter))
     search_fields = ("client_order_id", "exchange_order_id", "intent")
     date_hierarchy = "created_at"
     list_select_related = ("position",)
@@ -51,10 +55,18 @@ class OrderAdmin(ReadOnlyAdmin):
         ("Times", {"fields": ("created_at", "submitted_at", "last_exchange_update_at", "updated_at")}),
     )
 
+    @admin.display(description="time", ordering="created_at")
+    def time(self, order: Order):
+        return order.created_at
+
+    @admin.display(description="origin", ordering="origin")
+    def origin_shown(self, order: Order) -> str:
+        return ORIGIN_SHORT.get(order.origin, order.get_origin_display())
+
     @admin.display(description="amount", ordering="amount")
     def amount_shown(self, order: Order) -> str:
         if order.amount is None and order.quote_amount is not None:
-            return f"{show_decimal(order, 'quote_amount')} (quote)"
+            return show_decimal(order, "quote_amount")  # a market buy by quote: the currency says so
         return show_decimal(order, "amount")
 
     @admin.action(description="Cancel selected orders on the exchange…")
@@ -117,6 +129,7 @@ class OrderAdmin(ReadOnlyAdmin):
 class FillAdmin(ReadOnlyAdmin):
     list_display = (
         "executed_at",
+        "venue",
         "symbol",
         "side",
         "price__fmt",
@@ -126,7 +139,7 @@ class FillAdmin(ReadOnlyAdmin):
         "order",
     )
     list_display_links = ("executed_at",)
-    list_filter = ("symbol", "side", "is_maker", ("executed_at", admin.DateFieldListFilter))
+    list_filter = ("venue", "symbol", "side", "is_maker", ("executed_at", admin.DateFieldListFilter))
     search_fields = ("exchange_trade_id", "order__client_order_id", "order__exchange_order_id")
     date_hierarchy = "executed_at"
     list_select_related = ("order",)
@@ -142,6 +155,7 @@ class OrderInline(ReadOnlyTabularInline):
 class PositionAdmin(ReadOnlyAdmin):
     list_display = (
         "opened_at",
+        "venue",
         "symbol",
         "status",
         "amount__fmt",
@@ -152,6 +166,7 @@ class PositionAdmin(ReadOnlyAdmin):
     )
     list_display_links = ("opened_at",)
     list_filter = (
+        "venue",
         "status",
         "symbol",
         ("opened_at", admin.DateFieldListFilter),

@@ -16,8 +16,10 @@ from django.utils import timezone
 
 from apps.audit.actors import SYSTEM, Actor
 from apps.exchange.broker import Broker, ExchangeError
+from apps.operations.shutdown import interruptible, stop_requested
 from apps.signals.models import Decision
 from apps.trading.models import Order, OrderStatus, OrderType, Origin, Position, Side
+from apps.trading.venues import venue_of
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ def place_order(
 
     started = time.perf_counter()
     order = order_create(
+        venue=venue_of(broker),
         intent=intent,
         symbol=symbol,
         side=side,
@@ -83,7 +86,8 @@ def eval_and_execute(
 
     started = time.perf_counter()
     now = now or timezone.now()
-    decision = evaluate(symbol=symbol, timeframe=timeframe, limit=limit, broker=broker, now=now, source="cycle")
+    with interruptible():  # a stopping worker ends the cycle at its next read; nothing is sent yet
+        decision = evaluate(symbol=symbol, timeframe=timeframe, limit=limit, broker=broker, now=now, source="cycle")
     order: Order | None = None
     if decision.action == Decision.Action.HOLD:
         note = f"hold ({decision.rule})"
@@ -109,6 +113,8 @@ def _enter(*, decision: Decision, broker: Broker, now: datetime, actor: Actor) -
     if not verdict.allowed:
         Decision.objects.filter(pk=decision.pk).update(risk_block=verdict.as_risk_block())
         return None, f"blocked by risk rule {verdict.rule}: {verdict.message}"
+    if stop_requested():  # no new entry from a worker that is stopping: the next candle decides again
+        return None, "not sent: the worker is stopping"
     try:
         order = place_order(
             intent=intent,
@@ -129,7 +135,11 @@ def _enter(*, decision: Decision, broker: Broker, now: datetime, actor: Actor) -
 
 def _exit_on_signal(*, decision: Decision, broker: Broker, actor: Actor) -> tuple[Order | None, str]:
     """A sell signal closes the open position through the same one-exit-per-position path as SL / TP."""
-    position = Position.objects.filter(symbol=decision.symbol, status=Position.Status.OPEN, amount__gt=0).first()
+    position = (
+        Position.objects.filter(venue=venue_of(broker), symbol=decision.symbol, status=Position.Status.OPEN)
+        .filter(amount__gt=0)
+        .first()
+    )
     if position is None:
         return None, "sell signal with no open position: nothing to do (spot, long only)"
     from apps.exits.services import position_close

@@ -13,6 +13,5 @@ def trading_cycle(symbol: str, timeframe: str) -> str | None:
     result = run_periodic(
         f"trading.cycle:{symbol}",
         lambda: eval_and_execute(symbol=symbol, timeframe=timeframe, broker=get_broker()),
-        lease_seconds=120,
     )
     return None if result is None else result.note

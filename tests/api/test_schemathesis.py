@@ -42,31 +42,51 @@ def test_api_conforms_to_its_schema(case, wsgi_in_test_transaction, trade_token,
     case.call_and_validate(headers={"Authorization": f"Bearer {trade_token[1]}"}, checks=CHECKS)
 
 
+@pytest.fixture
+def generous_limits(settings):
+    """Risk limits no generated order reaches, so POST /api/orders creates orders the later steps can chain on
+    (API orders pass the risk rules since issue 11: at the default 100 USDT cap most generated ones are 409)."""
+    from decimal import Decimal
+
+    settings.POSITION_SIZE_USD, settings.MAX_POSITIONS = Decimal(10**12), 1000
+
+
 @pytest.mark.slow
-def test_api_call_sequences_conform_to_its_schema(wsgi_in_test_transaction, trade_token, broker, trading_on):
-    """The stateful phase: schemathesis runs multi-step scenarios, chaining operations through the links it
-    infers from the schema (orders, positions, backtests by id), with the same checks."""
+def test_api_call_sequences_conform_to_its_schema(
+    wsgi_in_test_transaction, trade_token, broker, trading_on, generous_limits
+):
+    """The stateful phase: schemathesis chains operations through the links it infers (POST /api/orders →
+    GET /api/orders/{id} → POST …/cancel, positions → close, backtests → detail) with the same checks."""
     token = trade_token[1]
     base = schema.as_state_machine()
-    calls: list[str] = []
+    produced: set[int] = set()
+    linked: list[str] = []
 
     class Workflow(base):  # type: ignore[misc, valid-type]
         def get_call_kwargs(self, case):
-            calls.append(case.operation.label)
+            if set((case.path_parameters or {}).values()) & produced:
+                linked.append(f"{case.operation.label} {case.path_parameters}")
             return {"headers": {"Authorization": f"Bearer {token}"}}
+
+        def after_call(self, response, case):
+            try:
+                body = response.json()
+            except Exception:  # not JSON: nothing to chain
+                return
+            if isinstance(body, dict) and isinstance(body.get("id"), int):
+                produced.add(body["id"])
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             case.validate_response(response, checks=CHECKS)
 
     Workflow.run(
         settings=settings(
-            max_examples=15,
+            max_examples=30,
             stateful_step_count=6,
             deadline=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),
         )
     )
-    # The phase ran: scenarios of several steps over producers (POST) and consumers (GET / POST by id). Which
-    # ids get chained depends on the links schemathesis infers, so only the run itself is asserted here.
-    assert len(calls) > 15 and any("{" in label for label in calls)
+    print("linked:", linked, "produced:", produced)
+    assert linked, "no step used an id produced by an earlier step: the stateful phase found no links"

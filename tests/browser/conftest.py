@@ -34,9 +34,6 @@ WIDEST = """(limit) => [...document.querySelectorAll('body *')]
     .map(e => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
 
 
-# Module scope, not session: Playwright's sync API keeps an asyncio loop running in this thread while it is
-# open, and every later test calling asyncio.run() (the Telegram tests) would fail with "cannot be called
-# from a running event loop".
 @pytest.fixture(scope="module")
 def browser():
     from tests.conftest import _need

@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-SCIENTIFIC = re.compile(r"\d[eE][-+]?\d")
+SCIENTIFIC = re.compile(r"\b\d+(\.\d+)?[eE][-+]?\d+\b")
 LONG_DECIMALS = re.compile(r"\d\.\d{12,}")
 
 

@@ -70,7 +70,7 @@ class Worker:
         self.log = log
         self.proc: subprocess.Popen | None = None
 
-    def start(self, concurrency: int = 1) -> Worker:
+    def start(self, concurrency: int = 1, *, queues: str = "", wait: bool = True) -> Worker:
         cmd = [
             sys.executable,
             "-m",
@@ -86,9 +86,15 @@ class Worker:
             "--without-heartbeat",
             f"--hostname=e2e-{os.getpid()}-{time.monotonic_ns()}@localhost",
         ]
+        if queues:
+            cmd.append(f"--queues={queues}")
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
         )
+        return self.wait_ready() if wait else self
+
+    def wait_ready(self) -> Worker:
+        assert self.proc is not None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if b"ready." in self.log.read_bytes():
@@ -183,8 +189,8 @@ def producer(e2e_env, tmp_path):
 def workers(tmp_path) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def make(env: dict[str, str], concurrency: int = 1) -> Worker:
-        worker = Worker(env, tmp_path / f"worker-{len(started)}.log").start(concurrency)
+    def make(env: dict[str, str], concurrency: int = 1, *, queues: str = "", wait: bool = True) -> Worker:
+        worker = Worker(env, tmp_path / f"worker-{len(started)}.log").start(concurrency, queues=queues, wait=wait)
         started.append(worker)
         return worker
 
@@ -204,3 +210,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, every: float 
             return value
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+# Beat and a Redis of the test's own (tests/e2e/processes.py), as fixtures for every e2e test.
+from tests.e2e.processes import beats, own_redis  # noqa: E402,F401

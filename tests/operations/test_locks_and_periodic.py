@@ -75,5 +75,96 @@ def test_run_periodic_records_success_failure_and_skip(settings):
     assert held.acquire()
     assert run_periodic("t.ok", lambda: 1, lease_seconds=10) is None
     ok, failed = TaskRun.objects.get(name="t.ok"), TaskRun.objects.get(name="t.fail")
-    assert ok.runs == 1 and ok.last_status == "skipped" and ok.last_finished_at is not None
+    # A skip keeps the last run's status (a holder's `running` must stay visible) and only marks the task seen.
+    assert ok.runs == 1 and ok.last_status == "ok" and ok.last_finished_at is not None
+    assert ok.last_seen_at >= ok.last_finished_at
     assert failed.failures == 1 and "boom" in failed.last_error
+
+
+class FakeClock:
+    """A clock the test moves (the database lease reads `now` from it)."""
+
+    def __init__(self) -> None:
+        from django.utils import timezone
+
+        self.now = timezone.now()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.mark.django_db
+def test_database_lease_lapses_after_its_ttl_unless_renewed(settings):
+    """Issue 11, Deliver 2: a lease follows its holder: renewed, it stays; not renewed (holder dead), it lapses."""
+    settings.REDIS_URL = ""
+    clock = FakeClock()
+    holder = Lease("clocked", 15, clock=clock)
+    assert holder.acquire()
+    clock.advance(10)
+    assert holder.renew()
+    clock.advance(10)  # 20 s after the start, but 10 s after the renewal
+    assert not Lease("clocked", 15, clock=clock).acquire()
+    clock.advance(6)  # the holder stopped renewing: 16 s since its last renewal
+    taker = Lease("clocked", 15, clock=clock)
+    assert taker.acquire()
+    assert not holder.renew() and holder.lost
+
+
+def test_heartbeat_keeps_a_short_lease_while_the_holder_works(lease_backend):
+    with singleton("long-job", 0.6, heartbeat=0.15) as lease:
+        assert lease is not None
+        time.sleep(1.5)  # well past the TTL: the heartbeat renewed it
+        assert not Lease("long-job", 30).acquire()
+        assert not lease.lost
+    assert Lease("long-job", 30).acquire()
+
+
+def test_a_lease_without_heartbeat_lapses_within_its_ttl(lease_backend):
+    dead = Lease("crashed", 0.5)
+    assert dead.acquire()  # acquired, then its process dies: nobody renews it
+    assert not Lease("crashed", 30).acquire()
+    time.sleep(0.7)
+    assert Lease("crashed", 30).acquire()
+
+
+@pytest.mark.django_db
+def test_an_unreachable_redis_falls_back_to_the_database_lease(settings):
+    """Issue 11, Deliver 3: a Redis outage must not stop the protective tasks from taking their lease."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    first = Lease("exits.check", 30)
+    assert first.acquire() and first.backend == "database"
+    assert not Lease("exits.check", 30).acquire()
+    first.release()
+    assert Lease("exits.check", 30).acquire()
+
+
+@pytest.mark.django_db
+def test_a_run_left_running_by_a_dead_worker_is_closed_as_failed_by_the_next_run(settings):
+    """Issue 11, Deliver 2: stale `running` task runs are closed as failed by the next run."""
+    settings.REDIS_URL = ""
+    from django.utils import timezone
+
+    TaskRun.objects.create(name="t.crashed", last_status="running", last_started_at=timezone.now())
+    seen_by_the_next_run = run_periodic("t.crashed", lambda: TaskRun.objects.get(name="t.crashed").last_error)
+    assert seen_by_the_next_run.startswith("abandoned: the worker running it since")
+    row = TaskRun.objects.get(name="t.crashed")
+    assert row.last_status == "ok" and row.failures == 1 and row.runs == 2
+
+
+@pytest.mark.django_db
+def test_a_run_cut_short_by_a_shutdown_is_recorded_as_interrupted(settings):
+    from apps.operations.shutdown import ShutdownRequested
+
+    settings.REDIS_URL = ""
+
+    def work():
+        raise ShutdownRequested("worker stopping: between symbols")
+
+    assert run_periodic("t.stopping", work) is None
+    row = TaskRun.objects.get(name="t.stopping")
+    assert row.last_status == "interrupted" and row.failures == 0 and "between symbols" in row.last_error

@@ -51,14 +51,42 @@ def test_alert_send_is_a_no_op_without_an_alert_chat(tg, eager, settings):
     assert tg.replies() == []
 
 
-def test_alert_send_never_raises_when_enqueueing_fails(tg, monkeypatch, django_capture_on_commit_callbacks):
+def test_an_alert_the_broker_refuses_is_sent_directly_and_still_deduplicated(
+    tg, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Issue 11, Deliver 3: alerts have a path that does not depend on the Celery broker."""
+
     def broken(*args, **kwargs):
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(alert_deliver, "apply_async", broken)
     with django_capture_on_commit_callbacks(execute=True):
-        assert alert_send(kind="breaker_opened", text="gateio private") is True
-    assert tg.replies() == []
+        assert alert_send(kind="health_down", text="broker: ok → down", key="health:broker:down") is True
+        assert alert_send(kind="health_down", text="broker: ok → down", key="health:broker:down") is True
+    [call] = tg.sent("sendMessage")
+    assert call.params["chat_id"] == ALERT_CHAT and "broker: ok → down" in call.params["text"]
+
+
+def test_a_direct_alert_that_fails_counts_in_alerts_failed_total(tg, monkeypatch, django_capture_on_commit_callbacks):
+    from apps.monitoring import metrics
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(alert_deliver, "apply_async", broken)
+    tg.fail_next("sendMessage", 400)
+    before = metrics.ALERTS_FAILED.labels(channel="telegram")._value.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert alert_send(kind="breaker_opened", text="gateio private") is True  # never raises
+    assert metrics.ALERTS_FAILED.labels(channel="telegram")._value.get() == before + 1
+
+
+def test_deduplication_falls_back_to_the_database_while_redis_is_down(tg, settings):
+    from apps.telegram_bot.tasks import alert_deliver_direct
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    outcomes = [alert_deliver_direct(kind="health_down", text="redis down", key="health:broker:down") for _ in range(2)]
+    assert outcomes == ["sent", "deduplicated"]
 
 
 def test_alert_waits_for_the_transaction_to_commit(tg, django_capture_on_commit_callbacks):

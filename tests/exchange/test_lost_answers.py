@@ -31,6 +31,12 @@ EXPIRY = 1.0
 SKEW = 1.0  # generous: on a loaded test machine the simulator's late thread may itself run a little late
 
 
+@pytest.fixture(autouse=True)
+def _live_books(settings):
+    """GateBroker is the live venue: the orders these tests send are live books (apps.trading.venues)."""
+    settings.MODE = "live"
+
+
 @pytest.fixture
 def lagging():
     sim = make_sim(rate_limit=100_000, visibility_lag_sec=LAG)

@@ -38,6 +38,37 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
+def count_statements(work) -> dict[str, int]:
+    """SQL statements `work()` runs, and the transactions it commits: explicit commits (the outermost
+    atomic blocks) plus writes made outside any block (each its own transaction in autocommit)."""
+    from django.db import connection
+
+    counts = {"statements": 0, "transactions": 0}
+
+    def wrapper(execute, sql, params, many, context):
+        counts["statements"] += 1
+        if os.environ.get("BENCH_SHOW_SQL"):
+            print("   SQL", ("[autocommit] " if connection.get_autocommit() else "") + sql[:150])
+        verb = sql.lstrip().split(" ", 1)[0].upper()
+        if connection.get_autocommit() and verb in ("INSERT", "UPDATE", "DELETE"):
+            counts["transactions"] += 1
+        return execute(sql, params, many, context)
+
+    commit = connection.commit
+
+    def counted_commit():
+        counts["transactions"] += 1
+        return commit()
+
+    connection.commit = counted_commit
+    try:
+        with connection.execute_wrapper(wrapper):
+            work()
+    finally:
+        del connection.commit
+    return counts
+
+
 def serve_simulator(urls, seed: int) -> None:
     from apps.exchange.simulator import ExchangeSimulator, SimulatorServer
 
@@ -129,10 +160,15 @@ def main() -> None:
             for i in range(20):  # warm-up: connections, caches, first-query costs
                 place(kind, -i - 1)
             ours, cpu, network = zip(*(place(kind, i) for i in range(args.orders)), strict=True)
+            counted = count_statements(lambda kind=kind: place(kind, args.orders))
             print(
                 f"  {label:34s} ours (wall) p50 {percentile(ours, 50):6.2f} ms  p99 {percentile(ours, 99):6.2f} ms"
                 f"  | our thread's CPU p50 {percentile(cpu, 50):6.2f} ms  p99 {percentile(cpu, 99):6.2f} ms"
                 f"  | network+simulator p50 {statistics.median(network):6.2f} ms"
+            )
+            print(
+                f"  {'':34s} {counted['statements']} SQL statements in {counted['transactions']} transactions"
+                f" (create and submit; goal for a limit order: <= 6 statements)"
             )
         if profiler is not None:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)

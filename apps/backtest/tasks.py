@@ -19,7 +19,7 @@ def backtest_run_task(run_id: int) -> dict[str, Any]:
 
 @shared_task(name="backtest.sweep_prepare", acks_late=True, soft_time_limit=900, time_limit=960)
 def sweep_prepare_task(sweep_id: int) -> dict[str, Any]:
-    """Read a sweep's candles once, create its runs and queue them (POST /api/backtests with a grid)."""
+    """Read a sweep's candles once, create its runs and queue them (POST /api/backtests/sweeps)."""
     from apps.backtest.models import BacktestSweep
     from apps.backtest.sweeps import sweep_prepare
 

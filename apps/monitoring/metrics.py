@@ -109,6 +109,8 @@ TASKS = (
     "monitoring.health_check",
     "operations.backup_db",
     "backtest.run",
+    "backtest.sweep_prepare",
+    "backtest.sweep_run",
     "apps.telegram_bot.tasks.alert_deliver",
 )
 PERIODIC_TASKS = TASKS[:6]
@@ -334,6 +336,9 @@ EXCHANGE_ERRORS = declare(
 )
 EXCHANGE_RETRIES = declare(
     Counter("exchange_retries", "Exchange calls retried", ["endpoint_class"]), endpoint_class=ENDPOINT_CLASSES
+)
+RATE_LIMITER_CALLS = declare(
+    Counter("rate_limiter_calls", "Calls the shared limiter let through", ["bucket"]), bucket=_limiter_buckets
 )
 RATE_LIMITER_WAITS = declare(
     Counter("rate_limiter_waits", "Calls that had to wait for the shared limiter", ["bucket"]), bucket=_limiter_buckets
@@ -646,10 +651,13 @@ def sync_limiter_counters() -> None:
     except ImportError:
         return
     for bucket, stats in limiter_stats().items():
-        seen = _limiter_seen.setdefault(bucket, {"waits": 0, "wait_seconds": 0.0, "refused": 0})
+        seen = _limiter_seen.setdefault(bucket, {"calls": 0, "waits": 0, "wait_seconds": 0.0, "refused": 0})
+        calls = stats.get("calls", 0) - seen["calls"]
         waits = stats.get("waits", 0) - seen["waits"]
         seconds = stats.get("wait_seconds", 0.0) - seen["wait_seconds"]
         refused = stats.get("refused", 0) - seen["refused"]
+        if calls > 0:
+            RATE_LIMITER_CALLS.labels(bucket=bucket).inc(calls)
         if waits > 0:
             RATE_LIMITER_WAITS.labels(bucket=bucket).inc(waits)
             # one observation of the average wait per waiting call keeps the histogram's count right
@@ -657,4 +665,4 @@ def sync_limiter_counters() -> None:
                 RATE_LIMITER_WAIT_SECONDS.labels(bucket=bucket).observe(seconds / waits)
         if refused > 0:
             RATE_LIMITER_REJECTED.labels(bucket=bucket).inc(refused)
-        _limiter_seen[bucket] = {k: stats.get(k, 0) for k in ("waits", "wait_seconds", "refused")}
+        _limiter_seen[bucket] = {k: stats.get(k, 0) for k in ("calls", "waits", "wait_seconds", "refused")}

@@ -63,5 +63,6 @@ def test_a_market_maximum_is_enforced_before_writing(trader, broker, trading_on,
 
 
 def test_an_ordinary_order_still_passes(trader, broker, trading_on):
-    response = _place(trader, side="buy", type="limit", amount="0.01", price="40000")
+    # 80 USDT: inside the per-order cap POSITION_SIZE_USD (100) that API orders pass since issue 11
+    response = _place(trader, side="buy", type="limit", amount="0.002", price="40000")
     assert response.status_code == 201, response.content

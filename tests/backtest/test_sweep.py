@@ -1,6 +1,6 @@
 """Sweeps (`--grid`): every combination a Celery task run by real worker processes, features computed
 once per window and shared on disk, results ranked, an interrupted sweep resumed without redoing the
-finished combinations; the same through POST /api/backtests."""
+finished combinations; the same through POST /api/backtests/sweeps."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def test_a_sweep_through_the_api_is_queued_then_prepared_and_run(
         "rank_by": "sharpe",
     }
     with django_capture_on_commit_callbacks(execute=True):
-        response = trader.post("/api/backtests", body, content_type="application/json")
+        response = trader.post("/api/backtests/sweeps", body, content_type="application/json")
     assert response.status_code == 202, response.content
     queued = response.json()
     assert queued["status"] == "queued" and queued["total"] == 3 and queued["rank_by"] == "sharpe"
@@ -164,8 +164,8 @@ def test_a_sweep_through_the_api_is_queued_then_prepared_and_run(
 def test_a_bad_sweep_request_is_422_naming_the_field(trader):
     candles = uptrend()
     body = {"symbol": "BTC/USDT", "since": candles[0].time.isoformat(), "until": candles[-1].time.isoformat()}
-    response = trader.post("/api/backtests", {**body, "grid": {"nope": [1]}}, content_type="application/json")
+    url = "/api/backtests/sweeps"
+    response = trader.post(url, {**body, "grid": {"nope": [1]}}, content_type="application/json")
     assert response.status_code == 422 and "grid.nope" in response.content.decode()
-    response = trader.post("/api/backtests", {**body, "grid": {"window": [60]}, "rank_by": "luck"},
-                           content_type="application/json")  # fmt: skip
+    response = trader.post(url, {**body, "grid": {"window": [60]}, "rank_by": "luck"}, content_type="application/json")
     assert response.status_code == 422 and "rank_by" in response.content.decode()

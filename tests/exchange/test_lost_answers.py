@@ -28,7 +28,13 @@ from tests.exchange.brokers import ENDPOINTS, PassBreaker, make_limiter, make_si
 
 LAG = 3.0
 EXPIRY = 1.0
-SKEW = 0.5
+SKEW = 1.0  # generous: on a loaded test machine the simulator's late thread may itself run a little late
+
+
+@pytest.fixture(autouse=True)
+def _live_books(settings):
+    """GateBroker is the live venue: the orders these tests send are live books (apps.trading.venues)."""
+    settings.MODE = "live"
 
 
 @pytest.fixture
@@ -73,9 +79,9 @@ def test_200_lost_create_answers_with_a_3_s_visibility_lag_and_late_execution_le
     lagging, tmp_path, alerts
 ):
     sim, server = lagging
-    # Every answer is lost: half the orders are created at once, half executed late, just before their
-    # x-gate-exptime (the latest Gate.io may run them), each invisible for LAG seconds after that.
-    sim.faults.set("create_order", drop_response_rate=0.5, late_execution_rate=0.5, late_ms=0)
+    # Every answer is lost: half the orders are created at once, half executed late (300 ms after they
+    # arrived, within their 1 s x-gate-exptime), each invisible for LAG seconds after that.
+    sim.faults.set("create_order", drop_response_rate=0.5, late_execution_rate=0.5, late_ms=300)
     limiter = make_limiter(tmp_path, calls=100_000)  # our 9 orders / s per market, under Gate.io's 10
     # The positions the buys add to exist already: two first buys of a symbol filling at the same moment
     # would race to open it (the trading core's one-open-position constraint), which is not what this tests.
@@ -102,13 +108,13 @@ def test_200_lost_create_answers_with_a_3_s_visibility_lag_and_late_execution_le
         finally:
             connection.close()
 
-    # Each lost answer waits out expiry + lag + skew (4.5 s here): in parallel, as workers would.
+    # Each lost answer waits out expiry + lag + skew (5 s here): in parallel, as workers would.
     with ThreadPoolExecutor(max_workers=25) as pool:
         results = list(pool.map(submit, pks))
 
     assert [o.last_error for o in results if not o.exchange_order_id] == []
-    assert server.calls["create_order"] == 200  # found every time after the lag: never re-sent
     assert sim.order_count() == 200
+    assert server.calls["create_order"] == 200  # found every time after the lag: never re-sent
     for order in results:
         [sim_order] = sim.orders_with_text(order.client_order_id)  # exactly one order per client id
         assert order.exchange_order_id == sim_order.id
@@ -168,3 +174,37 @@ def test_the_expiry_is_measured_from_when_the_request_left_after_the_rate_limit_
     [sim_order] = sim.orders_with_text(order.client_order_id)
     assert result.exchange_order_id == sim_order.id
     assert sim_order.create_ms / 1000 >= sent[0] + EXPIRY + LAG + SKEW - 0.05
+
+
+@pytest.mark.django_db
+def test_a_429_on_order_placement_is_sent_again_and_never_taken_for_a_lost_answer(lagging, tmp_path, alerts):
+    """TOO_MANY_REQUESTS is Gate.io's answer that it did not execute the request: sending it again is safe, no
+    search and no wait are needed, and it is not a re-send after a lost answer."""
+    sim, server = lagging
+    broker = gate_broker(server.url, make_limiter(tmp_path, calls=100_000, order_calls=100_000))
+    broker.load_markets()
+    sim.faults.set("create_order", rate_limit_rate=1.0, times=1)
+    order = order_create(symbol="BTC/USDT", side="buy", type="limit", amount=Decimal("0.001"),
+                         price=Decimal("40000"), actor=SYSTEM)  # fmt: skip
+    before = resends("BTC/USDT")
+
+    result = order_submit(order=order, broker=broker, actor=SYSTEM)
+
+    [sim_order] = sim.orders_with_text(order.client_order_id)
+    assert result.status == OrderStatus.OPEN and result.exchange_order_id == sim_order.id
+    assert server.calls["create_order"] == 2 and resends("BTC/USDT") == before and not alerts
+
+
+@pytest.mark.django_db
+def test_an_order_still_refused_with_429s_is_rejected_not_unknown(lagging, tmp_path):
+    sim, server = lagging
+    broker = gate_broker(server.url, make_limiter(tmp_path, calls=100_000, order_calls=100_000))
+    broker.load_markets()
+    sim.faults.set("create_order", rate_limit_rate=1.0)
+    order = order_create(symbol="BTC/USDT", side="buy", type="limit", amount=Decimal("0.001"),
+                         price=Decimal("40000"), actor=SYSTEM)  # fmt: skip
+
+    result = order_submit(order=order, broker=broker, actor=SYSTEM)
+
+    assert result.status == OrderStatus.REJECTED and "TOO_MANY_REQUESTS" in result.last_error
+    assert server.calls["create_order"] == 3 and sim.order_count() == 0

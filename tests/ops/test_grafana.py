@@ -52,6 +52,8 @@ def test_the_dashboard_covers_the_issue_areas():
         "latency": "latency_order_execution_seconds_bucket",
         "budgets": "performance_budget_seconds",
         "rate limits": "rate_limiter_waits_total",
+        "rate-limit usage": "rate_limiter_calls_total",
+        "rate-limit budget": "rate_limit_budget_calls",
     }
     assert {area: metric for area, metric in areas.items() if metric not in used} == {}
 

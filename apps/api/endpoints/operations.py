@@ -18,6 +18,7 @@ from apps.api.schemas import (
     ReasonIn,
     ReconciliationFailedOut,
     ReconciliationOut,
+    SweepIn,
     SweepOut,
     TradingStatusOut,
 )
@@ -112,32 +113,10 @@ def backtest_out(run: Any) -> dict[str, Any]:
     return {name: getattr(run, name) for name in fields + more}
 
 
-@router.post(
-    "/backtests",
-    response={202: BacktestOut | SweepOut, **TRADE_ERRORS},
-    auth=trade_auth,
-    summary="Start a backtest (or a sweep)",
-)
+@router.post("/backtests", response={202: BacktestOut, **TRADE_ERRORS}, auth=trade_auth, summary="Start a backtest")
 def backtest_start(request: HttpRequest, payload: BacktestIn):
-    """Queue a backtest over the exchange's history from `since` to `until`; poll GET /api/backtests/{id}.
-    With `grid`, queue a sweep (every combination on the workers); poll GET /api/backtests/sweeps/{id}."""
+    """Queue a backtest over the exchange's history from `since` to `until`; poll GET /api/backtests/{id}."""
     from apps.backtest.services import backtest_enqueue
-
-    if payload.grid is not None:
-        from apps.backtest.sweeps import sweep_json, sweep_start
-
-        sweep = sweep_start(
-            symbol=payload.symbol,
-            timeframe=payload.timeframe,
-            since=payload.since,
-            until=payload.until,
-            params=payload.parameters,
-            grid=payload.grid,
-            rank_by=payload.rank_by,
-            actor=actor_of(request),
-            prepare_now=False,
-        )
-        return Status(202, sweep_json(sweep))
 
     run = backtest_enqueue(
         symbol=payload.symbol,
@@ -148,6 +127,27 @@ def backtest_start(request: HttpRequest, payload: BacktestIn):
         actor=actor_of(request),
     )
     return Status(202, backtest_out(run))
+
+
+@router.post("/backtests/sweeps", response={202: SweepOut, **TRADE_ERRORS}, auth=trade_auth, summary="Start a sweep")
+def sweep_start(request: HttpRequest, payload: SweepIn):
+    """Queue a sweep over the exchange's history: every combination of `grid` as its own backtest on the
+    workers, ranked by `rank_by`; poll GET /api/backtests/sweeps/{id}. The same request resumes its sweep."""
+    from apps.backtest.sweeps import sweep_json
+    from apps.backtest.sweeps import sweep_start as start
+
+    sweep = start(
+        symbol=payload.symbol,
+        timeframe=payload.timeframe,
+        since=payload.since,
+        until=payload.until,
+        params=payload.parameters,
+        grid=payload.grid,
+        rank_by=payload.rank_by,
+        actor=actor_of(request),
+        prepare_now=False,
+    )
+    return Status(202, sweep_json(sweep))
 
 
 @router.get(

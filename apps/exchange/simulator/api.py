@@ -14,6 +14,11 @@ from apps.exchange.simulator.errors import SimError, invalid_pair, invalid_param
 from apps.exchange.simulator.markets import MarketSpec, decimals_of, fmt, parse_decimal
 
 TEXT_RE = re.compile(r"^t-[0-9A-Za-z_.-]{1,28}$")
+OPEN_LIST_MAX = 100  # SDK list_orders: "If `status` is `open`, maximum of `limit` is 100"
+HISTORY_MAX = 1000  # SDK list_orders / list_my_trades: limit at most 1000
+TRADES_DEFAULT_WINDOW_SEC = 7 * 86400  # SDK list_my_trades: no time, or only from / to -> 7 days
+TRADES_MAX_RANGE_SEC = 30 * 86400  # SDK list_my_trades: "The range not allowed to exceed 30 days"
+TRADES_MAX_OFFSET = 100_000  # SDK list_my_trades: limit * (page - 1) <= 100,000
 
 
 @dataclass
@@ -227,13 +232,6 @@ def cancel_order(sim: ExchangeSimulator, req: Request) -> object:
         if not order.is_open or not sim.is_visible(order):
             raise order_not_found()  # Gate.io: a finished order cannot be found among cancellable ones
         return order_json(sim, sim.cancel(order))
-
-
-OPEN_LIST_MAX = 100  # SDK list_orders: "If `status` is `open`, maximum of `limit` is 100"
-HISTORY_MAX = 1000  # SDK list_orders / list_my_trades: limit at most 1000
-TRADES_DEFAULT_WINDOW_SEC = 7 * 86400  # SDK list_my_trades: no time, or only from / to -> 7 days
-TRADES_MAX_RANGE_SEC = 30 * 86400  # SDK list_my_trades: "The range not allowed to exceed 30 days"
-TRADES_MAX_OFFSET = 100_000  # SDK list_my_trades: limit * (page - 1) <= 100,000
 
 
 def order_json(sim: ExchangeSimulator, order) -> dict:

@@ -26,6 +26,9 @@ PLACES = Decimal("1e-16")
 # What is left of a position after its exit, worth less than this in quote, cannot be sold on Gate.io
 # (the smallest minimum notional is about 1 USDT); the position counts as closed and keeps it as dust.
 DUST_QUOTE_VALUE = Decimal("1")
+# What a figure of an order may reach: the columns keep 16 places and Decimal arithmetic carries 28 digits,
+# so 12 digits before the point survive every step (apps.trading.bounds checks values and market limits).
+MAX_FIGURE = Decimal(10) ** 12
 CLIENT_ID_PREFIX = "t-tb-"
 CLIENT_ID_LENGTH = 28
 
@@ -66,6 +69,8 @@ def _decimal(field: str, value: Any, *, required: bool = False) -> Decimal | Non
         raise OrderInputError(field, f"{value!r} is not a decimal number") from exc
     if not result.is_finite() or result <= 0:
         raise OrderInputError(field, "must be a positive number")
+    if result >= MAX_FIGURE:
+        raise OrderInputError(field, f"must be below {MAX_FIGURE:,} (what the books can hold)")
     return result
 
 

@@ -16,6 +16,7 @@ from apps.backtest.models import BacktestRun, BacktestSweep
 from apps.backtest.services import BacktestInputError, backtest_enqueue, backtest_run
 from apps.backtest.sweeps import sweep_progress, sweep_ranking
 from apps.common.admin_mixins import ReadOnlyAdmin
+from apps.console import format as fmt
 from apps.console.forms import BacktestStartForm
 from apps.console.selectors import backtest_chart
 
@@ -114,10 +115,11 @@ class BacktestRunAdmin(ReadOnlyAdmin):
             "run": run,
             "opts": self.opts,
             "chart": backtest_chart(run),
-            "metrics": _metric_rows(run.metrics or {}),
+            "metrics": _metric_rows(run.metrics or {}, quote=_quote(run)),
+            "parameters": [(k, _parameter_text(v)) for k, v in sorted((run.parameters or {}).items())],
             "trades": trades,
             "running": run.status in RUNNING,
-            "quote": run.symbol.split("/")[1] if "/" in run.symbol else "",
+            "quote": _quote(run),
             "others": BacktestRun.objects.filter(status=BacktestRun.Status.DONE).exclude(pk=run.pk)[:20],
         }
         return TemplateResponse(request, "admin/console/backtest_run.html", context)
@@ -141,9 +143,16 @@ class BacktestRunAdmin(ReadOnlyAdmin):
         keys = []
         for run in runs:
             keys += [k for k in _metric_rows(run.metrics or {}, keys_only=True) if k not in keys]
-        rows = [(METRIC_LABELS.get(k, k), [_metric_text(k, (run.metrics or {}).get(k)) for run in runs]) for k in keys]
+        rows = _with_differs(
+            [
+                (METRIC_LABELS.get(k, k), [_metric_text(k, (run.metrics or {}).get(k), _quote(run)) for run in runs])
+                for k in keys
+            ]
+        )
         params = sorted({k for run in runs for k in (run.parameters or {})})
-        param_rows = [(k, [str((run.parameters or {}).get(k, "–")) for run in runs]) for k in params]
+        param_rows = _with_differs(
+            [(k, [_parameter_text((run.parameters or {}).get(k, "–")) for run in runs]) for k in params]
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": "Compare backtests " + " vs ".join(f"#{r.pk}" for r in runs),
@@ -182,21 +191,48 @@ METRIC_LABELS = {
 }
 
 
-def _metric_text(key: str, value) -> str:
+MONEY_METRICS = frozenset(
+    {"final_equity", "initial_equity", "realized_pnl", "gross_profit", "gross_loss", "fees", "average_trade"}
+)
+
+
+def _metric_text(key: str, value, quote: str = "") -> str:
+    """A metric as an operator reads it: money in the quote currency, percentages and ratios rounded."""
     if value is None or value == "":
         return "–"
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in sorted(value.items())) or "none"
-    if isinstance(value, float):
-        return f"{value:.4f}"
+    try:
+        if key in MONEY_METRICS:
+            return fmt.number(value, fmt.currency_places(quote), quote)
+        if key.endswith("_pct"):
+            return fmt.percent(value, 2, sign=key == "total_return_pct")
+        if isinstance(value, float):
+            return f"{value:.2f}"
+    except (ArithmeticError, ValueError):
+        pass
     return str(value)
 
 
-def _metric_rows(metrics: dict, *, keys_only: bool = False):
+def _metric_rows(metrics: dict, *, keys_only: bool = False, quote: str = ""):
     keys = [k for k in METRIC_LABELS if k in metrics] + sorted(k for k in metrics if k not in METRIC_LABELS)
     if keys_only:
         return keys
-    return [(METRIC_LABELS.get(k, k), _metric_text(k, metrics[k])) for k in keys]
+    return [(METRIC_LABELS.get(k, k), _metric_text(k, metrics[k], quote)) for k in keys]
+
+
+def _with_differs(rows: list[tuple[str, list[str]]]) -> list[tuple[str, list[str], bool]]:
+    return [(label, values, len(set(values)) > 1) for label, values in rows]
+
+
+def _quote(run: BacktestRun) -> str:
+    return run.symbol.split("/")[1] if "/" in run.symbol else ""
+
+
+def _parameter_text(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in sorted(value.items()))
+    return str(value)
 
 
 @admin.register(BacktestSweep)

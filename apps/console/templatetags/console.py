@@ -74,3 +74,16 @@ def quote(value, symbol: str) -> str:
 def pair(symbol: str) -> str:
     """BTC/USDT → BTC_USDT, for URLs."""
     return symbol.replace("/", "_")
+
+
+@register.filter
+def iso_when(value) -> str:
+    """An ISO 8601 text (as stored in JSON: a backtest's trades) shown like `when`."""
+    from datetime import datetime
+
+    if not value:
+        return "–"
+    try:
+        return when(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)

@@ -37,7 +37,7 @@ def zone_parse(name: str | None) -> ZoneInfo:
     """An IANA time zone (`Europe/Berlin`); UTC when not given."""
     try:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory
         raise ReportInputError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
 
 

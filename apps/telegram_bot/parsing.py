@@ -123,7 +123,7 @@ def period_args(args: list[str], command: str) -> tuple[int, str | None]:
     if zone is not None:
         try:
             ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory
             raise UsageError(f"unknown time zone {zone!r} (an IANA name such as Europe/Berlin)") from None
     return count, zone
 

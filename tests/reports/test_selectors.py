@@ -82,6 +82,8 @@ def test_month_periods_cross_the_year(trade):
         ({"period": "day", "count": 0}, "count"),
         ({"period": "day", "count": 367}, "count"),
         ({"period": "day", "count": 1, "tz": "Mars/Olympus"}, "time zone"),
+        ({"period": "day", "count": 1, "tz": "America"}, "time zone"),  # a directory of the zone database
+        ({"period": "day", "count": 1, "tz": "../etc/passwd"}, "time zone"),
     ],
 )
 def test_bad_period_arguments_are_refused_clearly(kwargs, needle):

@@ -196,10 +196,10 @@ def trades(
 
 @router.get(
     "/exports/{kind}.csv",
-    response={200: str, **READ_ERRORS},
+    response=READ_ERRORS,
     auth=read_auth,
     summary="CSV export of trades, fills or orders (streamed)",
-    openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
+    openapi_extra={"responses": {200: {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}}},
 )
 def export_csv(
     request: HttpRequest,

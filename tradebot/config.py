@@ -188,13 +188,17 @@ def _int_range(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _decimal_range(low: Decimal, high: Decimal, *, low_inclusive: bool = False) -> Callable[[str], Decimal]:
+def _decimal_range(
+    low: Decimal, high: Decimal, *, low_inclusive: bool = False, high_inclusive: bool = True
+) -> Callable[[str], Decimal]:
     def parse(text: str) -> Decimal:
         try:
             value = Decimal(text.strip())
         except InvalidOperation as exc:
             raise ValueError(text) from exc
         if not value.is_finite() or value > high or value < low or (value == low and not low_inclusive):
+            raise ValueError(text)
+        if value == high and not high_inclusive:
             raise ValueError(text)
         return value
 
@@ -315,7 +319,7 @@ def _signal_weights(text: str) -> dict[str, float]:
     return weights
 
 
-PCT = _decimal_range(Decimal(0), Decimal(100))
+LIVE_SECRET_KEY_MIN = 50
 
 # variable -> (default, parser, accepted form shown in errors)
 SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
@@ -345,9 +349,18 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "GATEIO_CLOCK_SKEW_SEC": ("2", _decimal_range(Decimal(0), Decimal(60), low_inclusive=True), "seconds from 0 to 60"),
     "GATEIO_UNIFIED_ACCOUNT": ("false", _bool, "true or false"),
     "MAX_POSITIONS": ("3", _int_range(0, 1000), "an integer from 0 to 1000"),
-    "STOP_LOSS_PCT": ("2.0", PCT, "a percentage greater than 0 and at most 100"),
+    # A stop 50% or more below the entry protects nothing (100% would be a stop at price 0).
+    "STOP_LOSS_PCT": (
+        "2.0",
+        _decimal_range(Decimal(0), Decimal(50), high_inclusive=False),
+        "a percentage greater than 0 and below 50",
+    ),
     "TAKE_PROFIT_PCT": ("4.0", _decimal_range(Decimal(0), Decimal(10000)), "a percentage greater than 0"),
-    "MAX_DRAWDOWN_PCT": ("5.0", PCT, "a percentage greater than 0 and at most 100"),
+    "MAX_DRAWDOWN_PCT": (
+        "5.0",
+        _decimal_range(Decimal(0), Decimal(100), high_inclusive=False),
+        "a percentage greater than 0 and below 100",
+    ),
     "MAX_CONSECUTIVE_LOSSES": ("3", _int_range(1, 1000), "an integer from 1 to 1000"),
     "LOSS_COOLDOWN_MIN": ("60", _int_range(0, 100000), "a whole number of minutes, 0 or more"),
     "RISK_HOURS_UTC": ("00:00-24:00", parse_hours, "HH:MM-HH:MM in UTC, e.g. 08:00-20:00 or 22:00-06:00"),
@@ -470,9 +483,13 @@ def load_config(environ: Mapping[str, str] | None = None, *, dotenv: Path | None
         )
     if values["MODE"] == "live" and values["ENABLE_TRADING"] and not values["GATEIO_API_KEY"]:
         raise ConfigError("GATEIO_API_KEY", "", "API credentials when MODE=live and ENABLE_TRADING=true")
+    if values["MODE"] == "live" and len(values["SECRET_KEY"]) < LIVE_SECRET_KEY_MIN:
+        # Sessions, CSRF and password resets of a console that moves real money are signed with it.
+        shown = f"<{len(values['SECRET_KEY'])} characters>" if values["SECRET_KEY"] else ""
+        raise ConfigError(
+            "SECRET_KEY", shown, f"a random string of at least {LIVE_SECRET_KEY_MIN} characters when MODE=live"
+        )
     if not values["SECRET_KEY"]:
-        if not values["DEBUG"] and values["MODE"] == "live":
-            raise ConfigError("SECRET_KEY", "", "a long random string (required when MODE=live)")
         values["SECRET_KEY"] = _dev_secret_key()
     data_dir = Path(values["DATA_DIR"])
     values["DATA_DIR"] = data_dir if data_dir.is_absolute() else BASE_DIR / data_dir

@@ -224,6 +224,8 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if _
 # Two-factor login (django-otp, TOTP + static recovery codes); see apps/security/otp.py.
 OTP_TOTP_ISSUER = "tradebot"
 OTP_TOTP_THROTTLE_FACTOR = 1
+# No admin page shows another user's TOTP secret or its QR code (enrolment is per user, at /admin/security/otp/).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Content-Security-Policy (django-csp) on every response: nothing but our own origin, no inline script or
 # style, no framing. The admin, the console and /api/docs (django-ninja's Swagger UI from static) fit it.

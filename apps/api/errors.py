@@ -22,10 +22,11 @@ class ApiError(Exception):
 
     status = 400
 
-    def __init__(self, detail: str, *, field: str | None = None, status: int | None = None) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, status: int | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        self.extra = extra  # more members of the JSON answer (e.g. the risk rule that refused)
         if status is not None:
             self.status = status
 
@@ -72,7 +73,7 @@ def install(api: NinjaAPI) -> None:
         return _json(api, request, 422, text, field=first, errors=errors)
 
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        return _json(api, request, exc.status, exc.detail, field=exc.field)
+        return _json(api, request, exc.status, exc.detail, field=exc.field, **exc.extra)
 
     def input_error(request: HttpRequest, exc: Exception) -> HttpResponse:
         field = getattr(exc, "field", None) or "request"
@@ -131,6 +132,7 @@ def install(api: NinjaAPI) -> None:
         ("apps.backtest.services", "BacktestInputError", input_error),
         ("apps.signals.build", "FeatureInputError", feature_error),
         ("apps.trading.state", "IllegalTransition", conflict),
+        ("apps.trading.venues", "WrongVenue", conflict),
         ("apps.exchange.broker", "ExchangeError", exchange_error),
     ):
         try:

@@ -17,6 +17,7 @@ CLIENT_ID_PATTERN = r"^t-[A-Za-z0-9._-]{1,26}$"
 ORDER_STATUSES = Literal[
     "new", "submitted", "open", "partially_filled", "filled", "cancelled", "rejected", "expired", "unknown"
 ]
+VENUES = Literal["paper", "live"]
 TIMEFRAMES = Literal["1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d"]
 
 
@@ -33,6 +34,8 @@ class ErrorOut(Schema):
     field: str | None = None
     errors: list[dict[str, Any]] | None = None
     request_id: str | None = None
+    rule: str | None = None  # the risk rule that refused an order (409)
+    risk_event_id: int | None = None
 
 
 class Page(Schema):
@@ -99,6 +102,7 @@ class OrderIn(Schema):
 
 class OrderOut(Schema):
     id: int
+    venue: VENUES = Field(description="the books it lives on: paper (simulated fills) or live (the exchange)")
     client_order_id: str | None  # None: an order imported from the exchange that carried no t- text
     exchange_order_id: str | None
     symbol: str
@@ -130,6 +134,7 @@ class OrderPage(Page):
 # --- positions, exits, PnL -------------------------------------------------------------------------------
 class PositionOut(Schema):
     id: int
+    venue: VENUES = Field(description="the books it lives on: paper (simulated fills) or live (the exchange)")
     symbol: str
     status: str
     amount: str
@@ -174,6 +179,7 @@ class EquityPoint(Schema):
 
 
 class PnlOut(Schema):
+    venue: VENUES = Field(description="the books these figures are of")
     symbol: str | None
     realized_pnl: str
     unrealized_pnl: str

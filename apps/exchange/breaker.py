@@ -250,7 +250,12 @@ class CircuitBreaker:
     def _load(self) -> Snapshot:
         if time.monotonic() < self._clean_until:
             return _CLEAN
-        snap = self.store.load(self.name)
+        try:
+            snap = self.store.load(self.name)
+        except Exception as exc:
+            # The shared state (Redis) cannot be read: refuse the call as an open circuit would, so nothing is
+            # sent while we cannot know, and callers report it as not sent.
+            raise CircuitOpen(f"circuit {self.name}: state unavailable ({type(exc).__name__}: {exc})") from exc
         if snap.state == CLOSED and snap.failures == 0:
             self._clean_until = time.monotonic() + self.closed_ttl
         return snap
@@ -269,7 +274,10 @@ class CircuitBreaker:
         now = time.time()
         if snap.state == OPEN and snap.opened_at is not None and now - snap.opened_at < self.cooldown:
             raise CircuitOpen(f"circuit {self.name} is open; retry in {self.cooldown - (now - snap.opened_at):.1f}s")
-        transition = self.store.try_probe(self.name, self.cooldown, self.probe_timeout)
+        try:
+            transition = self.store.try_probe(self.name, self.cooldown, self.probe_timeout)
+        except Exception as exc:
+            raise CircuitOpen(f"circuit {self.name}: state unavailable ({type(exc).__name__}: {exc})") from exc
         if transition is None:
             raise CircuitOpen(f"circuit {self.name} is {snap.state}; a probe is in flight")
         self._changed(transition, "cool-down over, one probe let through")
@@ -283,13 +291,21 @@ class CircuitBreaker:
 
     def on_success(self, probe: bool) -> None:
         self._forget()
-        transition = self.store.success(self.name)
+        try:
+            transition = self.store.success(self.name)
+        except Exception:  # the call was made: losing its answer to a store outage would orphan an order
+            log.warning("breaker %s: success not recorded (store unavailable)", self.name, exc_info=True)
+            return
         if transition is not None:
             self._changed(transition, "probe succeeded" if probe else "call succeeded")
 
     def on_failure(self, error: BaseException) -> None:
         self._forget()
-        transition = self.store.failure(self.name, self.threshold, f"{type(error).__name__}: {error}")
+        try:
+            transition = self.store.failure(self.name, self.threshold, f"{type(error).__name__}: {error}")
+        except Exception:  # the call's own error is what the caller must see, not the store's
+            log.warning("breaker %s: failure not recorded (store unavailable)", self.name, exc_info=True)
+            return
         if transition is not None:
             self._changed(transition, f"{transition.failures or 'probe'} failure(s), last: {error}")
 

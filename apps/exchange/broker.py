@@ -71,6 +71,7 @@ class CircuitOpen(ExchangeError):
 @runtime_checkable
 class Broker(Protocol):
     name: str
+    venue: str  # the books its orders live on: "paper" or "live" (apps.trading.venues.Venue)
 
     def load_markets(self, reload: bool = False) -> dict[str, Market]: ...
 

@@ -152,6 +152,7 @@ class GateBroker:
     """The Broker of Gate.io spot (or a Gate.io-compatible server such as the simulator)."""
 
     name = "gateio"
+    venue = "live"
 
     def __init__(
         self,

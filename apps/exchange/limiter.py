@@ -28,6 +28,11 @@ from typing import Protocol
 from apps.exchange.broker import RateLimitWaitExceeded
 from apps.operations.shutdown import check_interruptible, stop_requested
 
+
+class LimiterUnavailable(RateLimitWaitExceeded):
+    """The limiter's shared window could not be read (Redis down): the call was not sent."""
+
+
 log = logging.getLogger(__name__)
 
 # Reserve a little after the oldest call leaves the window, so a request that crosses the network faster
@@ -228,6 +233,13 @@ class RateLimiter:
             _count(bucket, 0.0, refused=True)
             log.warning("rate limiter refused a call in %s: wait above %.1fs", bucket, bound)
             raise
+        except Exception as exc:
+            # The shared window (Redis) cannot be read: the call is not made, which callers know is safe to
+            # report as "not sent" (an order ends rejected, not unknown). Failing open would let every
+            # process burst past Gate.io's budget at once.
+            _count(bucket, 0.0, refused=True)
+            log.warning("rate limiter unavailable for %s: %s: %s", bucket, type(exc).__name__, exc)
+            raise LimiterUnavailable(f"rate limiter unavailable ({type(exc).__name__}: {exc}); call not sent") from exc
         _count(bucket, wait)
         if wait > 0:
             time.sleep(wait)

@@ -40,6 +40,7 @@ def _q(value: Decimal) -> Decimal:
 
 class PaperBroker:
     name = "paper"
+    venue = "paper"
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from apps.audit.actors import Actor
@@ -36,6 +37,7 @@ from apps.exchange.types import ExchangeOrder, OrderRequest
 from apps.trading.models import Order, OrderStatus
 from apps.trading.services import FillReport, fill_apply, order_set_exchange_id, order_transition
 from apps.trading.state import IllegalTransition, is_allowed
+from apps.trading.venues import check_venue
 
 log = logging.getLogger(__name__)
 
@@ -113,20 +115,29 @@ def _transition(
     return current
 
 
-def order_submit(*, order: Order, broker: Broker, actor: Actor) -> Order:
+def order_submit(*, order: Order, broker: Broker, actor: Actor, hold_when_unavailable: bool = False) -> Order:
     """Send a `new` order once. Returns the order as recorded afterwards (submitted / open / filled /
-    rejected / unknown ...). Raises CircuitOpen, leaving the order `new`, when the exchange is known to be
-    unavailable before anything was sent."""
+    rejected / unknown ...). Refused before anything was sent (bad parameters, the breaker open, the limiter
+    or its Redis unavailable, the markets unreadable) it ends `rejected` with the reason, never `new` for ever.
+    `hold_when_unavailable` (protective exits, which retry the same order next pass): an unavailable exchange
+    raises instead and leaves the order `new`. Raises WrongVenue, sending nothing, for an order of other books."""
     order = Order.objects.get(pk=order.pk)
     if order.status != OrderStatus.NEW:
         return order  # already sent (or refused) by an earlier attempt: never twice
+    check_venue(venue=order.venue, broker=broker, what=f"order {order.pk} ({order.client_order_id})")
     try:
         prepared = broker.prepare_order(_request(order))
+        check = getattr(broker, "check_available", None)
+        if check is not None:
+            check("private_orders")  # CircuitOpen: nothing sent
     except InvalidOrder as exc:
         return _transition(order, OrderStatus.REJECTED, actor, "refused before sending", last_error=str(exc))
-    check = getattr(broker, "check_available", None)
-    if check is not None:
-        check("private_orders")  # CircuitOpen: nothing sent, the order stays new
+    except Exception as exc:
+        if hold_when_unavailable or isinstance(exc, DatabaseError):
+            raise  # the database failing cannot record a rejection either: the order stays new, unsent
+        log.warning("order %s (%s): not sent: %s", order.pk, order.client_order_id, exc)
+        why = f"not sent: {type(exc).__name__}: {exc}"
+        return _transition(order, OrderStatus.REJECTED, actor, "refused before sending", last_error=why)
     try:
         order = order_transition(
             order_id=order.pk,
@@ -317,6 +328,7 @@ def order_refresh(*, order: Order, broker: Broker, actor: Actor, by_reconciliati
     """Read the order from the exchange (by exchange id, or by client id when it has none) and apply its
     status and trades. An `unknown` order moves only with by_reconciliation=True."""
     order = Order.objects.get(pk=order.pk)
+    check_venue(venue=order.venue, broker=broker, what=f"order {order.pk} ({order.client_order_id})")
     if order.exchange_order_id:
         answer = broker.fetch_order(order.symbol, order.exchange_order_id)
     else:
@@ -339,6 +351,7 @@ def order_cancel(*, order: Order, broker: Broker, actor: Actor) -> Order:
         return _transition(order, OrderStatus.CANCELLED, actor, "cancelled before sending")
     if order.is_terminal:
         return order
+    check_venue(venue=order.venue, broker=broker, what=f"order {order.pk} ({order.client_order_id})")
     if not order.exchange_order_id:
         raise InvalidOrder(f"order {order.pk} has no exchange id yet ({order.status}); reconcile it first")
     try:

@@ -160,7 +160,8 @@ def send_attempt(
             exit_order=order, updated_at=timezone.now()
         )
     if order.status == OrderStatus.NEW:
-        order = order_submit(order=order, broker=broker, actor=actor)
+        # An unavailable exchange leaves it `new`: the next pass sends this same attempt (no attempt is spent).
+        order = order_submit(order=order, broker=broker, actor=actor, hold_when_unavailable=True)
         if order.status != OrderStatus.NEW:
             result.orders_sent += 1
     if order.status == OrderStatus.REJECTED:

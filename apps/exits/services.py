@@ -24,6 +24,7 @@ from apps.exits.models import ProtectiveExit
 from apps.exits.orders import advance, claim, run_safely, send_attempt
 from apps.operations.shutdown import interruptible, stop_requested
 from apps.trading.models import Fill, Order, Position, Side
+from apps.trading.venues import check_venue, venue_of
 
 log = logging.getLogger(__name__)
 
@@ -178,16 +179,14 @@ def _decide(rows: list[tuple], prices: dict[str, Decimal]) -> list[tuple[int, st
 def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) -> ExitsPassResult:
     """One pass: one tickers call for every symbol with an armed exit, one exit order per crossed exit,
     then triggered exits are followed up (refresh, retry, stuck, failed) and exchange-side stops synced.
-    Safe with several workers at once: see apps.exits.orders."""
+    Safe with several workers at once: see apps.exits.orders. Only the exits of the broker's venue are seen:
+    a paper position is never sold on the exchange, a live one never on paper."""
     started = time.perf_counter()
     now = now or timezone.now()
     result = ExitsPassResult()
-    rows = list(
-        ProtectiveExit.objects.filter(status=S.ARMED).values_list(
-            "id", "symbol", "stop_loss_price", "take_profit_price"
-        )
-    )
-    in_progress = list(ProtectiveExit.objects.filter(status=S.TRIGGERED).select_related("exit_order"))
+    mine = ProtectiveExit.objects.filter(position__venue=venue_of(broker))
+    rows = list(mine.filter(status=S.ARMED).values_list("id", "symbol", "stop_loss_price", "take_profit_price"))
+    in_progress = list(mine.filter(status=S.TRIGGERED).select_related("exit_order"))
     symbols = sorted({row[1] for row in rows} | {e.symbol for e in in_progress})
     result.checked, result.symbols = len(rows), len(symbols)
     if symbols:
@@ -256,7 +255,9 @@ def _remember_precision(broker: Broker, symbols: list[str]) -> None:
 def position_close(*, position: Position, broker: Broker, actor: Actor) -> Order:
     """Sell the whole position at market now (admin, API and Telegram call this). Goes through the position's
     one active exit (reason `operator`), so it never races a stop-loss into a second sell. Raises
-    PositionNotOpen for a closed position, ExitNotSent when no order could be sent now."""
+    PositionNotOpen for a closed position, ExitNotSent when no order could be sent now, WrongVenue (nothing
+    changed) for a position of other books than the broker's."""
+    check_venue(venue=position.venue, broker=broker, what=f"position #{position.pk} {position.symbol}")
     now = timezone.now()
     with transaction.atomic():
         locked = Position.objects.select_for_update().get(pk=position.pk)

@@ -25,6 +25,7 @@ from apps.exits.models import ProtectiveExit
 from apps.exits.orders import claim, exit_intent, run_safely
 from apps.trading.models import Order, OrderStatus, OrderType, Origin, Side
 from apps.trading.services import new_client_order_id, order_create, order_set_exchange_id, order_transition
+from apps.trading.venues import venue_of
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def _read_after_cancel(exit: ProtectiveExit, broker: Broker) -> TriggerOrder | N
 def adopt_fired(*, exit: ProtectiveExit, stop: TriggerOrder, broker: Broker, actor: Actor) -> Order:
     """The exchange sold for us: that order becomes the exit's order; its fills close the position."""
     intent = exit_intent(exit.pk, "stop")
-    order = Order.objects.filter(exchange_order_id=stop.fired_order_id).first()
+    order = Order.objects.filter(venue=exit.position.venue, exchange_order_id=stop.fired_order_id).first()
     if order is None:
         order = Order.objects.filter(intent=intent).first()
     if order is None:
@@ -200,10 +201,12 @@ def _retire(exit: ProtectiveExit, broker: Broker, actor: Actor, result) -> None:
 
 
 def sync_stops(*, broker: Broker, actor: Actor, now: datetime, result) -> None:
-    """Place / re-place stops of armed exits, detect fired ones, cancel those of closed positions."""
+    """Place / re-place stops of armed exits, detect fired ones, cancel those of closed positions; only the
+    exits of the broker's venue."""
+    mine = ProtectiveExit.objects.filter(position__venue=venue_of(broker))
     if settings.EXITS_ON_EXCHANGE:
         stale = (
-            ProtectiveExit.objects.filter(status=S.ARMED, position__amount__gt=0)
+            mine.filter(status=S.ARMED, position__amount__gt=0)
             .filter(
                 Q(exchange_stop_order_id="")
                 | ~Q(exchange_stop_price=F("stop_loss_price"))
@@ -214,7 +217,7 @@ def sync_stops(*, broker: Broker, actor: Actor, now: datetime, result) -> None:
         for exit in stale:
             run_safely(f"place stop of exit {exit.pk}", result.errors, _place, exit, broker, actor, result)
     due = (
-        ProtectiveExit.objects.filter(status=S.ARMED)
+        mine.filter(status=S.ARMED)
         .exclude(exchange_stop_order_id="")
         .filter(Q(exchange_stop_checked_at__isnull=True) | Q(exchange_stop_checked_at__lte=now - POLL_EVERY))
         .order_by(F("exchange_stop_checked_at").asc(nulls_first=True))[:POLL_MAX_PER_PASS]
@@ -222,9 +225,7 @@ def sync_stops(*, broker: Broker, actor: Actor, now: datetime, result) -> None:
     for exit in due:
         run_safely(f"poll stop of exit {exit.pk}", result.errors, _poll, exit, broker, actor, now, result)
     closed = (
-        ProtectiveExit.objects.filter(status__in=(S.FILLED, S.CANCELLED))
-        .exclude(exchange_stop_order_id="")
-        .select_related("exit_order")
+        mine.filter(status__in=(S.FILLED, S.CANCELLED)).exclude(exchange_stop_order_id="").select_related("exit_order")
     )
     for exit in closed:
         run_safely(f"cancel stop of exit {exit.pk}", result.errors, _retire, exit, broker, actor, result)

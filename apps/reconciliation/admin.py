@@ -17,6 +17,7 @@ class DiscrepancyInline(ReadOnlyTabularInline):
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ReadOnlyAdmin):
     list_display = (
+        "venue",
         "started_at",
         "status",
         "trigger",
@@ -28,7 +29,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         "finished_at",
     )
     list_display_links = ("started_at",)
-    list_filter = ("status", "trigger", ("started_at", admin.DateFieldListFilter))
+    list_filter = ("venue", "status", "trigger", ("started_at", admin.DateFieldListFilter))
     date_hierarchy = "started_at"
     inlines = [DiscrepancyInline]
 

@@ -29,7 +29,7 @@ def flag(
     """Store one discrepancy. A fixed one is resolved at once; an open one already recorded (same kind, symbol
     and order) and still unresolved is not stored again: returns None then."""
     if not fixed:
-        same = Discrepancy.objects.filter(kind=kind, symbol=symbol, resolved=False)
+        same = Discrepancy.objects.filter(kind=kind, symbol=symbol, resolved=False, run__venue=run.venue)
         if order is not None:
             same = same.filter(order=order)
         elif exchange_order_id:
@@ -57,11 +57,12 @@ def resolve_for_order(*, order: Order, kinds: tuple[str, ...], now: datetime | N
     )
 
 
-def resolve_balance(*, symbol: str, now: datetime | None = None) -> int:
-    """Positions and balance agree again: the symbol's open balance discrepancies are over."""
-    return Discrepancy.objects.filter(symbol=symbol, kind=Kind.BALANCE, resolved=False).update(
-        resolved=True, resolved_at=now or timezone.now()
-    )
+def resolve_balance(*, symbol: str, now: datetime | None = None, venue: str | None = None) -> int:
+    """Positions and balance agree again: the symbol's open balance discrepancies (of `venue`) are over."""
+    open_ones = Discrepancy.objects.filter(symbol=symbol, kind=Kind.BALANCE, resolved=False)
+    if venue:
+        open_ones = open_ones.filter(run__venue=venue)
+    return open_ones.update(resolved=True, resolved_at=now or timezone.now())
 
 
 def discrepancies_mark_resolved(*, ids: list[int], actor: Any, now: datetime | None = None) -> int:

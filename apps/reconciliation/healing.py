@@ -78,7 +78,7 @@ def _apply_trades(order: Order, trades: list[ExchangeTrade], actor: Actor) -> tu
     recorded = {
         trade_id: (fee, currency)
         for trade_id, fee, currency in Fill.objects.filter(
-            exchange=order.exchange, exchange_trade_id__in=[t.trade_id for t in trades]
+            venue=order.venue, exchange=order.exchange, exchange_trade_id__in=[t.trade_id for t in trades]
         ).values_list("exchange_trade_id", "fee", "fee_currency")
     }
     applied: list[str] = []
@@ -229,10 +229,15 @@ def import_external(ctx: Context, ex: ExchangeOrder, trades: list[ExchangeTrade]
     details = {**_exchange_facts(ex), "note": note or "placed outside the bot"}
     try:
         with transaction.atomic():
-            if Order.objects.filter(exchange_order_id=ex.exchange_order_id).exists():
+            if Order.objects.filter(venue=ctx.run.venue, exchange_order_id=ex.exchange_order_id).exists():
                 return outcome
             order = order_create(
-                actor=ctx.actor, origin=Origin.EXTERNAL, intent=intent, **_import_client_id(ex), **_import_params(ex)
+                actor=ctx.actor,
+                origin=Origin.EXTERNAL,
+                intent=intent,
+                venue=ctx.run.venue,
+                **_import_client_id(ex),
+                **_import_params(ex),
             )
             order = order_set_exchange_id(order=order, exchange_order_id=ex.exchange_order_id)
             _move(order, OrderStatus.SUBMITTED, ctx, "reconciliation: imported from the exchange")

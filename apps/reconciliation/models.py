@@ -3,6 +3,8 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from apps.trading.venues import Venue, current_venue
+
 
 class ReconciliationRun(models.Model):
     class Status(models.TextChoices):
@@ -11,6 +13,13 @@ class ReconciliationRun(models.Model):
         DISCREPANCIES = "discrepancies", "Discrepancies found"
         FAILED = "failed", "Failed"
 
+    venue = models.CharField(
+        max_length=8,
+        choices=Venue.choices,
+        default=current_venue,
+        db_index=True,
+        help_text="The books this run compared with its broker: paper or live",
+    )
     started_at = models.DateTimeField(db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)

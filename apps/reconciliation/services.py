@@ -51,6 +51,7 @@ from apps.reconciliation.matching import (
 from apps.reconciliation.models import Discrepancy, ReconciliationRun
 from apps.trading.models import LIVE_STATUSES, TERMINAL_STATUSES, Order, OrderStatus, Position
 from apps.trading.services import CLIENT_ID_PREFIX
+from apps.trading.venues import current_venue, venue_of
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,14 @@ class Tally:
         self.found.extend(outcome.found)
 
 
-def reconciliation_symbols(symbols: list[str] | tuple[str, ...] | None = None) -> list[str]:
-    """The configured symbols plus every symbol we have a live order in (sorted, no duplicates)."""
+def reconciliation_symbols(
+    symbols: list[str] | tuple[str, ...] | None = None, *, venue: str | None = None
+) -> list[str]:
+    """The configured symbols plus every symbol we have a live order in on `venue` (sorted, no duplicates)."""
     chosen = set(symbols if symbols is not None else settings.SYMBOLS)
     if symbols is None:
-        chosen |= set(Order.objects.filter(status__in=LIVE_STATUSES).values_list("symbol", flat=True).distinct())
+        live = Order.objects.filter(venue=venue or current_venue(), status__in=LIVE_STATUSES)
+        chosen |= set(live.values_list("symbol", flat=True).distinct())
     return sorted(chosen)
 
 
@@ -117,11 +121,12 @@ def reconcile(
     now = now or timezone.now()
     hours = lookback_hours or settings.RECONCILE_LOOKBACK_HOURS
     discover = symbols is None if discover is None else discover
-    chosen = reconciliation_symbols(symbols)
+    venue = venue_of(broker)  # the broker's books only: a live pass never touches paper orders, nor the reverse
+    chosen = reconciliation_symbols(symbols, venue=venue)
     close_abandoned_runs()
     # The run and its lease appear together (one transaction), so no other run can see it `running` unleased.
     with transaction.atomic():
-        run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen)
+        run = ReconciliationRun.objects.create(started_at=now, trigger=trigger, symbols=chosen, venue=venue)
         lease = Lease(f"{RUN_LEASE_PREFIX}{run.pk}")
         lease.acquire()
     # The lease is renewed while this run lives; a stopping worker cuts the run at its next exchange request
@@ -191,7 +196,7 @@ def _reconcile_symbols(
             raise_if_stopping(f"reconciliation stopped before {symbol}")
             _reconcile_one(ctx, counter, symbol, lookback_start, tally, all_open)
             done.append(symbol)
-        for symbol in _balance_symbols(chosen, done):
+        for symbol in _balance_symbols(chosen, done, run.venue):
             result = _guarded(tally, f"balance of {symbol}", lambda s=symbol: check_balance(ctx, broker, s, balances))
             if result is not None:
                 outcome, difference, age = result
@@ -268,32 +273,33 @@ def _pairs_with_balances(broker: Broker, balances: dict[str, Balance], done: lis
     return sorted(set(found))
 
 
-def _balance_symbols(chosen: list[str], done: list[str]) -> list[str]:
+def _balance_symbols(chosen: list[str], done: list[str], venue: str) -> list[str]:
     """The configured symbols, and those of the discovered pairs where we hold an open position."""
-    with_positions = set(
-        Position.objects.filter(status=Position.Status.OPEN, symbol__in=done).values_list("symbol", flat=True)
-    )
+    open_positions = Position.objects.filter(venue=venue, status=Position.Status.OPEN, symbol__in=done)
+    with_positions = set(open_positions.values_list("symbol", flat=True))
     return [s for s in done if s in chosen or s in with_positions]
 
 
-def _window_start(symbol: str, since: datetime, now: datetime) -> datetime:
+def _window_start(symbol: str, since: datetime, now: datetime, venue: str) -> datetime:
     """The lookback, widened to our oldest live order of the symbol so the finished list covers it."""
-    oldest = Order.objects.filter(symbol=symbol, status__in=LIVE_STATUSES).aggregate(first=Min("created_at"))["first"]
+    live = Order.objects.filter(venue=venue, symbol=symbol, status__in=LIVE_STATUSES)
+    oldest = live.aggregate(first=Min("created_at"))["first"]
     if oldest is not None:
         since = min(since, oldest - WINDOW_MARGIN)
     return max(since, now - MAX_WINDOW)
 
 
-def _load_local(symbol: str, since: datetime, view: SymbolView) -> tuple[LocalIndex, Matching]:
+def _load_local(symbol: str, since: datetime, view: SymbolView, venue: str) -> tuple[LocalIndex, Matching]:
     """Our orders of the window (and every live one), matched; then those the exchange lists that were not in
     that set (created just before the window, or imported earlier) in one more query."""
     window = Q(created_at__gte=since - WINDOW_MARGIN) | Q(status__in=[*LIVE_STATUSES, OrderStatus.NEW])
-    index = LocalIndex(load_local(Order.objects.filter(symbol=symbol).filter(window)))
+    ours = Order.objects.filter(venue=venue, symbol=symbol)
+    index = LocalIndex(load_local(ours.filter(window)))
     matching = match_orders(view.orders.values(), index)
     if matching.unmatched_exchange:
         ids = [o.exchange_order_id for o in matching.unmatched_exchange]
         texts = [o.client_order_id for o in matching.unmatched_exchange if o.client_order_id]
-        extra = Order.objects.filter(symbol=symbol).filter(Q(exchange_order_id__in=ids) | Q(client_order_id__in=texts))
+        extra = ours.filter(Q(exchange_order_id__in=ids) | Q(client_order_id__in=texts))
         index.add(load_local(extra))
         retry, matching.unmatched_exchange = matching.unmatched_exchange, []
         match_orders(retry, index, matching)
@@ -308,9 +314,9 @@ def _reconcile_symbol(
     tally: Tally,
     open_list: OpenList | None = None,
 ) -> None:
-    since = _window_start(symbol, lookback_start, ctx.now)
+    since = _window_start(symbol, lookback_start, ctx.now, ctx.run.venue)
     view = read_orders(counter, symbol, since, open_list)
-    index, matching = _load_local(symbol, since, view)
+    index, matching = _load_local(symbol, since, view, ctx.run.venue)
     unmatched = [o for pk, o in index.by_id.items() if pk not in matching.claimed]
     cutoff = ctx.now - ABSENCE_GRACE
     candidates = [o for o in unmatched if o.status in LIVE_STATUSES and o.updated_at < cutoff]

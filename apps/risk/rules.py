@@ -19,7 +19,8 @@ from apps.exchange.gateio import round_down
 from apps.exchange.types import Market
 from apps.risk.selectors import Equity, Limits, equity_current, trading_status
 from apps.trading.models import Position
-from apps.trading.selectors import positions_open
+from apps.trading.selectors import positions, positions_open
+from apps.trading.venues import current_venue, venue_of
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,23 @@ class Sizing:
     price: Decimal
 
 
+@dataclass(frozen=True)
+class Requested:
+    """An order sized by its sender (the API), not by the rules: `PositionSize` caps its notional instead."""
+
+    amount: Decimal | None = None  # base
+    quote_amount: Decimal | None = None  # quote to spend (market buy)
+    price: Decimal | None = None  # limit price; the market price otherwise
+
+    def notional(self, market_price: Decimal | None) -> Decimal | None:
+        if self.quote_amount is not None:
+            return self.quote_amount
+        price = self.price if self.price is not None else market_price
+        if self.amount is None or price is None:
+            return None
+        return self.amount * price
+
+
 @dataclass
 class RiskContext:
     """What the rules look at. `market`, `price` and `equity` may be given already fetched (a backtest, a
@@ -54,10 +72,16 @@ class RiskContext:
     price: Decimal | None = None
     equity: Equity | None = None
     sizing: Sizing | None = None  # set by PositionSize
+    requested: Requested | None = None  # an order sized by its sender: its notional is capped, not sized
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
             raise ValueError("RiskContext.now must be timezone-aware")
+
+    @property
+    def venue(self) -> str:
+        """The books this entry would go into: the broker's venue (the mode's without a broker)."""
+        return venue_of(self.broker) if self.broker is not None else current_venue()
 
     def _need_broker(self) -> Broker:
         if self.broker is None:
@@ -153,14 +177,11 @@ class UnresolvedDiscrepancies(Rule):
     def check(self, ctx: RiskContext) -> RiskBlock | None:
         from apps.reconciliation.models import Discrepancy
 
-        rows = list(
-            Discrepancy.objects.filter(symbol=ctx.symbol, resolved=False)
-            .order_by("-created_at", "-id")
-            .values_list("id", "kind")[:20]
-        )
+        unresolved = Discrepancy.objects.filter(symbol=ctx.symbol, resolved=False, run__venue=ctx.venue)
+        rows = list(unresolved.order_by("-created_at", "-id").values_list("id", "kind")[:20])
         if not rows:
             return None
-        count = Discrepancy.objects.filter(symbol=ctx.symbol, resolved=False).count()
+        count = unresolved.count()
         return self.block(
             f"{ctx.symbol} has {count} unresolved reconciliation discrepanc{'y' if count == 1 else 'ies'}",
             count=count,
@@ -177,7 +198,8 @@ class ConsecutiveLosses(Rule):
     def check(self, ctx: RiskContext) -> RiskBlock | None:
         n = ctx.limits.max_consecutive_losses
         last = list(
-            Position.objects.filter(status=Position.Status.CLOSED, closed_at__lte=ctx.now)
+            positions(ctx.venue)
+            .filter(status=Position.Status.CLOSED, closed_at__lte=ctx.now)
             .order_by("-closed_at", "-id")
             .values_list("id", "realized_pnl", "closed_at")[:n]
         )
@@ -205,7 +227,7 @@ class MaxOpenPositions(Rule):
     name = "max_positions"
 
     def check(self, ctx: RiskContext) -> RiskBlock | None:
-        open_symbols = sorted(positions_open().values_list("symbol", flat=True))
+        open_symbols = sorted(positions_open(venue=ctx.venue).values_list("symbol", flat=True))
         limit = ctx.limits.max_positions
         if len(open_symbols) < limit:
             return None
@@ -227,7 +249,7 @@ class MaxDrawdown(Rule):
         from apps.risk.services import drawdown_update
 
         equity = ctx.get_equity()
-        state = drawdown_update(equity=equity.value, source=equity.source, now=ctx.now, record=False)
+        state = drawdown_update(equity=equity.value, source=equity.source, now=ctx.now, record=False, venue=ctx.venue)
         if not state.breached:
             return None
         return self.block(
@@ -241,9 +263,31 @@ class MaxDrawdown(Rule):
 
 class PositionSize(Rule):
     """POSITION_SIZE_USD as a quote amount, and the base amount it buys, rounded down to the market's
-    precision; refused when that is below the minimum amount or notional. Leaves the result in `ctx.sizing`."""
+    precision; refused when that is below the minimum amount or notional. Leaves the result in `ctx.sizing`.
+    An order its sender sized (`ctx.requested`, the API) is refused when its notional is above
+    POSITION_SIZE_USD: the per-order cap."""
 
     name = "position_size"
+
+    def cap(self, ctx: RiskContext, requested: Requested) -> RiskBlock | None:
+        limit = ctx.limits.position_size_usd
+        market_price = None if requested.quote_amount is not None or requested.price is not None else ctx.get_price()
+        notional = requested.notional(market_price)
+        details: dict[str, Any] = {
+            "position_size_usd": limit,
+            "amount": requested.amount,
+            "quote_amount": requested.quote_amount,
+            "price": requested.price if requested.price is not None else market_price,
+            "notional": notional,
+        }
+        if notional is None:
+            return self.block(f"no usable price for {ctx.symbol} to value the order", **details)
+        if notional > limit:
+            return self.block(
+                f"order notional {notional.normalize():f} is above the per-order cap POSITION_SIZE_USD={limit}",
+                **details,
+            )
+        return None
 
     def size(self, ctx: RiskContext) -> Sizing | RiskBlock:
         market = ctx.get_market()
@@ -281,6 +325,8 @@ class PositionSize(Rule):
         return Sizing(quote_amount=quote, amount=amount, price=price)
 
     def check(self, ctx: RiskContext) -> RiskBlock | None:
+        if ctx.requested is not None:
+            return self.cap(ctx, ctx.requested)
         result = self.size(ctx)
         if isinstance(result, RiskBlock):
             return result

@@ -14,6 +14,7 @@ from apps.exchange.broker import Broker, ExchangeError
 from apps.risk.models import RiskLimits, TradingSwitch
 from apps.trading.models import Position
 from apps.trading.selectors import positions_open
+from apps.trading.venues import venue_of
 from tradebot.config import HoursWindow, parse_hours
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,8 @@ def _quote_currencies(symbols: list[str]) -> list[str]:
 def equity_current(*, broker: Broker, limits: Limits | None = None) -> Equity:
     """Equity now (see `Equity`); one balance call and one tickers call at most."""
     limits = limits or risk_limits()
-    positions = list(positions_open())
+    venue = venue_of(broker)
+    positions = list(positions_open(venue=venue))
     symbols = sorted({p.symbol for p in positions})
     prices: dict[str, Decimal] = {}
     if symbols:
@@ -170,7 +172,8 @@ def equity_current(*, broker: Broker, limits: Limits | None = None) -> Equity:
             },
         )
     capital = limits.position_size_usd * max(limits.max_positions, 1)
-    realized = Position.objects.filter(status=Position.Status.CLOSED).aggregate(total=Sum("realized_pnl"))["total"]
+    closed = Position.objects.filter(venue=venue, status=Position.Status.CLOSED)
+    realized = closed.aggregate(total=Sum("realized_pnl"))["total"]
     realized = realized or Decimal(0)
     unrealized = at_market - sum((p.cost_basis for p in positions), Decimal(0))
     return Equity(

@@ -17,9 +17,10 @@ from apps.audit.services import audit_record
 from apps.exchange.broker import Broker, ExchangeError
 from apps.exchange.types import Market
 from apps.risk.models import RiskEvent, RiskLimits, TradingSwitch
-from apps.risk.rules import DEFAULT_RULES, RiskBlock, RiskContext, Rule
+from apps.risk.rules import DEFAULT_RULES, Requested, RiskBlock, RiskContext, Rule
 from apps.risk.selectors import Equity, Limits, equity_current, risk_limits
 from apps.trading.selectors import positions_open
+from apps.trading.venues import venue_of
 
 log = logging.getLogger(__name__)
 
@@ -134,20 +135,23 @@ def drawdown_update(
     source: str = "balance",
     limits: Limits | None = None,
     record: bool = True,
+    venue: str | None = None,
 ) -> DrawdownState:
     """Track the equity peak (in `TradingSwitch.equity_peak`) and stop trading when equity is down
     MAX_DRAWDOWN_PCT or more from it: kill switch on, a critical RiskEvent (unless `record` is False because
-    the caller records the block itself), an alert. A peak measured another way (`source`) restarts."""
+    the caller records the block itself), an alert. A peak measured another way (`source`) or of other books
+    (`venue`: paper equity is not live equity) restarts."""
     limits = limits or risk_limits()
     equity = Decimal(equity)
+    measured = f"{venue}:{source}" if venue else source
     with transaction.atomic():
         TradingSwitch.get()
         switch = TradingSwitch.objects.select_for_update().get(pk=1)
-        if switch.equity_source != source or switch.equity_peak <= 0:
+        if switch.equity_source != measured or switch.equity_peak <= 0:
             if switch.equity_peak > 0:
-                log.info("equity source %r -> %r: drawdown peak restarts", switch.equity_source, source)
+                log.info("equity source %r -> %r: drawdown peak restarts", switch.equity_source, measured)
             switch.equity_peak = max(equity, Decimal(0))
-            switch.equity_source = source
+            switch.equity_source = measured
             switch.save(update_fields=["equity_peak", "equity_source"])
         elif equity > switch.equity_peak:
             switch.equity_peak = equity
@@ -192,7 +196,8 @@ def drawdown_check(*, broker: Broker, now: datetime) -> DrawdownState:
     """The periodic equity check: measure equity (see `Equity`) and update the drawdown stop."""
     limits = risk_limits()
     equity = equity_current(broker=broker, limits=limits)
-    return drawdown_update(equity=equity.value, source=equity.source, now=now, limits=limits)
+    venue = venue_of(broker)
+    return drawdown_update(equity=equity.value, source=equity.source, now=now, limits=limits, venue=venue)
 
 
 # --- the risk check ----------------------------------------------------------------------------------
@@ -274,6 +279,7 @@ def risk_check(
     market: Market | None = None,
     price: Decimal | None = None,
     equity: Equity | None = None,
+    requested: Requested | None = None,
 ) -> RiskVerdict:
     """May this order go out now? Entries (buys) pass every rule in order and come back sized; the first
     block is recorded as a RiskEvent (linked to `decision`, whose `risk_block` it sets), counted in
@@ -281,7 +287,9 @@ def risk_check(
     blocked; a sell with nothing to sell is refused (spot has no shorts).
 
     A rule that cannot reach the exchange blocks the entry (fails closed). `market` / `price` / `equity`
-    may be given already fetched; `rules` replaces the default list (a backtest without the live gate)."""
+    may be given already fetched; `rules` replaces the default list (a backtest without the live gate).
+    `requested`: an order its sender sized (the API): the rules apply, and its notional is capped at
+    POSITION_SIZE_USD instead of being sized (the verdict then carries no amounts)."""
     symbol = symbol.strip().upper()
     side = side.strip().lower()
     if side not in ("buy", "sell"):
@@ -289,7 +297,7 @@ def risk_check(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if side == "sell":
-        position = positions_open(symbol).first()
+        position = positions_open(symbol, venue=venue_of(broker) if broker is not None else None).first()
         if position is not None and position.amount > 0:
             _count_check("exit")
             return RiskVerdict(
@@ -313,11 +321,14 @@ def risk_check(
         market=market,
         price=price,
         equity=equity,
+        requested=requested,
     )
     for rule in DEFAULT_RULES if rules is None else rules:
         try:
             block = rule.check(ctx)
-        except ExchangeError as exc:
+        except Exception as exc:  # the exchange, or the state a rule reads (Redis), cannot be read: fail closed
+            if not isinstance(exc, ExchangeError):
+                log.warning("risk rule %s could not check: %s: %s", rule.name, type(exc).__name__, exc)
             block = RiskBlock(
                 rule=rule.name,
                 message=f"{rule.name}: could not check ({type(exc).__name__}: {exc}); entry refused",

@@ -131,11 +131,12 @@ def signal_parameters() -> tuple[dict[str, float], Thresholds]:
     return dict(settings.SIGNAL_WEIGHTS), thresholds
 
 
-def _stance_from_book(symbol: str) -> str | None:
-    """buy when the book holds an open position in the symbol, else None (flat)."""
-    from apps.trading.models import Position
+def _stance_from_book(symbol: str, broker: Broker) -> str | None:
+    """buy when the broker's books (its venue) hold an open position in the symbol, else None (flat)."""
+    from apps.trading.selectors import positions_open
+    from apps.trading.venues import venue_of
 
-    return BUY if Position.objects.filter(symbol=symbol, status=Position.Status.OPEN, amount__gt=0).exists() else None
+    return BUY if positions_open(symbol, venue=venue_of(broker)).filter(amount__gt=0).exists() else None
 
 
 def evaluate(
@@ -170,7 +171,7 @@ def evaluate(
         fetched_at = time.perf_counter()
         series, last = closed_series(fetched, symbol=symbol, timeframe=timeframe, now=now, limit=limit)
         if previous_action is None:
-            previous_action = _stance_from_book(symbol)
+            previous_action = _stance_from_book(symbol, broker)
         weights, thresholds = signal_parameters()
         result = decide(series, weights=weights, thresholds=thresholds, previous_action=previous_action)
     except FeatureInputError:

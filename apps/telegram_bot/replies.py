@@ -82,7 +82,9 @@ def status_text() -> str:
     from apps.exits.models import ProtectiveExit
     from apps.risk.selectors import trading_status
     from apps.trading.selectors import positions_open, realized_pnl_today
+    from apps.trading.venues import current_venue
 
+    venue = current_venue()
     status = trading_status()
     gate = "🟢 entries allowed" if status.entries_allowed else "🔴 entries blocked"
     lines = [
@@ -91,7 +93,7 @@ def status_text() -> str:
         f"kill switch {'ON' if status.halted else 'off'}",
         f"symbols {', '.join(settings.SYMBOLS)} · timeframe {settings.TIMEFRAME}",
         f"open positions {positions_open().count()}/{settings.MAX_POSITIONS} · armed exits "
-        f"{ProtectiveExit.objects.filter(status=ProtectiveExit.Status.ARMED).count()}",
+        f"{ProtectiveExit.objects.filter(status=ProtectiveExit.Status.ARMED, position__venue=venue).count()}",
         f"realized PnL today {signed(realized_pnl_today())} {_quote(None)}",
     ]
     if status.halted and status.halt_reason:
@@ -237,15 +239,17 @@ def positions_text(symbol: str | None) -> str:
 
 def exits_text() -> str:
     from apps.exits.models import ProtectiveExit
+    from apps.trading.venues import current_venue
 
+    mine = ProtectiveExit.objects.filter(position__venue=current_venue())  # the running mode's books
     active = list(
-        ProtectiveExit.objects.filter(
-            status__in=[ProtectiveExit.Status.ARMED, ProtectiveExit.Status.TRIGGERED]
-        ).order_by("symbol", "id")[:30]
+        mine.filter(status__in=[ProtectiveExit.Status.ARMED, ProtectiveExit.Status.TRIGGERED]).order_by("symbol", "id")[
+            :30
+        ]
     )
     since = timezone.now() - timedelta(hours=24)
     recent = list(
-        ProtectiveExit.objects.filter(
+        mine.filter(
             status__in=[ProtectiveExit.Status.FILLED, ProtectiveExit.Status.FAILED], updated_at__gte=since
         ).order_by("-updated_at")[:10]
     )
@@ -275,23 +279,27 @@ def metrics_text() -> str:
     from apps.signals.models import Decision
     from apps.trading.models import Fill, Order
     from apps.trading.selectors import positions_open, realized_pnl_since
+    from apps.trading.venues import current_venue
 
     since = timezone.now() - timedelta(hours=24)
-    orders = dict(Order.objects.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")))
+    venue = current_venue()  # the books of the running mode only
+    orders = dict(
+        Order.objects.filter(venue=venue, created_at__gte=since).values_list("status").annotate(n=Count("id"))
+    )
     decisions = dict(Decision.objects.filter(created_at__gte=since).values_list("action").annotate(n=Count("id")))
     blocks = RiskEvent.objects.filter(created_at__gte=since).values_list("rule").annotate(n=Count("id"))
-    triggered = ProtectiveExit.objects.filter(triggered_at__gte=since).count()
+    triggered = ProtectiveExit.objects.filter(triggered_at__gte=since, position__venue=venue).count()
     run = ReconciliationRun.objects.order_by("-started_at").first()
     lines = [
         "Last 24 h",
         f"orders {sum(orders.values())}: " + (", ".join(f"{k} {v}" for k, v in sorted(orders.items())) or "none"),
-        f"fills {Fill.objects.filter(executed_at__gte=since).count()}",
+        f"fills {Fill.objects.filter(venue=venue, executed_at__gte=since).count()}",
         f"decisions {sum(decisions.values())}: "
         + (", ".join(f"{k} {v}" for k, v in sorted(decisions.items())) or "none")
         + f" · executed {Decision.objects.filter(created_at__gte=since, executed=True).count()}",
         "risk blocks: " + (", ".join(f"{rule} {n}" for rule, n in sorted(blocks, key=lambda r: -r[1])[:5]) or "none"),
         f"exits triggered {triggered} · armed now "
-        f"{ProtectiveExit.objects.filter(status=ProtectiveExit.Status.ARMED).count()}",
+        f"{ProtectiveExit.objects.filter(status=ProtectiveExit.Status.ARMED, position__venue=venue).count()}",
         f"open positions {positions_open().count()} · realized PnL {signed(realized_pnl_since(since))}",
     ]
     if run:

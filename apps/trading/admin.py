@@ -28,6 +28,7 @@ def _live_warning() -> list[str]:
 class OrderAdmin(ReadOnlyAdmin):
     list_display = (
         "time",
+        "venue",
         "symbol",
         "side",
         "type",
@@ -40,7 +41,7 @@ class OrderAdmin(ReadOnlyAdmin):
         "origin_shown",
     )
     list_display_links = ("time",)
-    list_filter = ("status", "symbol", "side", "origin", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("venue", "status", "symbol", "side", "origin", ("created_at", admin.DateFieldListFilter))
     search_fields = ("client_order_id", "exchange_order_id", "intent")
     date_hierarchy = "created_at"
     list_select_related = ("position",)
@@ -128,6 +129,7 @@ class OrderAdmin(ReadOnlyAdmin):
 class FillAdmin(ReadOnlyAdmin):
     list_display = (
         "executed_at",
+        "venue",
         "symbol",
         "side",
         "price__fmt",
@@ -137,7 +139,7 @@ class FillAdmin(ReadOnlyAdmin):
         "order",
     )
     list_display_links = ("executed_at",)
-    list_filter = ("symbol", "side", "is_maker", ("executed_at", admin.DateFieldListFilter))
+    list_filter = ("venue", "symbol", "side", "is_maker", ("executed_at", admin.DateFieldListFilter))
     search_fields = ("exchange_trade_id", "order__client_order_id", "order__exchange_order_id")
     date_hierarchy = "executed_at"
     list_select_related = ("order",)
@@ -153,6 +155,7 @@ class OrderInline(ReadOnlyTabularInline):
 class PositionAdmin(ReadOnlyAdmin):
     list_display = (
         "opened_at",
+        "venue",
         "symbol",
         "status",
         "amount__fmt",
@@ -163,6 +166,7 @@ class PositionAdmin(ReadOnlyAdmin):
     )
     list_display_links = ("opened_at",)
     list_filter = (
+        "venue",
         "status",
         "symbol",
         ("opened_at", admin.DateFieldListFilter),

@@ -9,12 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from apps.trading.services import OrderInputError
+from apps.trading.services import MAX_FIGURE, OrderInputError
 
-# Money columns keep 16 decimal places, and Decimal arithmetic carries 28 significant digits (the default
-# context used when quantizing to those places): 12 digits before the point is what survives every step.
-MAX_INTEGER_DIGITS = 12
-MAX_FIGURE = Decimal(10) ** MAX_INTEGER_DIGITS  # exclusive
+__all__ = ["MAX_FIGURE", "order_bounds_check"]
 
 
 def _check(field: str, value: Decimal | None, what: str) -> None:

@@ -19,6 +19,7 @@ from apps.exchange.broker import Broker, ExchangeError
 from apps.operations.shutdown import interruptible, stop_requested
 from apps.signals.models import Decision
 from apps.trading.models import Order, OrderStatus, OrderType, Origin, Position, Side
+from apps.trading.venues import venue_of
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def place_order(
 
     started = time.perf_counter()
     order = order_create(
+        venue=venue_of(broker),
         intent=intent,
         symbol=symbol,
         side=side,
@@ -133,7 +135,11 @@ def _enter(*, decision: Decision, broker: Broker, now: datetime, actor: Actor) -
 
 def _exit_on_signal(*, decision: Decision, broker: Broker, actor: Actor) -> tuple[Order | None, str]:
     """A sell signal closes the open position through the same one-exit-per-position path as SL / TP."""
-    position = Position.objects.filter(symbol=decision.symbol, status=Position.Status.OPEN, amount__gt=0).first()
+    position = (
+        Position.objects.filter(venue=venue_of(broker), symbol=decision.symbol, status=Position.Status.OPEN)
+        .filter(amount__gt=0)
+        .first()
+    )
     if position is None:
         return None, "sell signal with no open position: nothing to do (spot, long only)"
     from apps.exits.services import position_close

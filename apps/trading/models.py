@@ -8,6 +8,17 @@ from django.db import models
 from django.db.models import Q
 
 from apps.common.fields import money
+from apps.trading.venues import Venue, current_venue
+
+
+def venue_field():
+    return models.CharField(
+        max_length=8,
+        choices=Venue.choices,
+        default=current_venue,
+        db_index=True,
+        help_text="The books this lives on: paper (simulated fills) or live (the exchange)",
+    )
 
 
 class OrderStatus(models.TextChoices):
@@ -48,6 +59,7 @@ class Position(models.Model):
         OPEN = "open", "Open"
         CLOSED = "closed", "Closed"
 
+    venue = venue_field()
     symbol = models.CharField(max_length=32, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     amount = money(help_text="Base amount held, net of fees charged in the base currency")
@@ -62,10 +74,13 @@ class Position(models.Model):
 
     class Meta:
         ordering = ["-opened_at", "-id"]
-        indexes = [models.Index(fields=["status", "symbol"])]
+        indexes = [models.Index(fields=["status", "symbol"]), models.Index(fields=["venue", "status", "symbol"])]
         constraints = [
-            # At most one open position per symbol: entries add to it, exits reduce it.
-            models.UniqueConstraint(fields=["symbol"], condition=Q(status="open"), name="one_open_position_per_symbol"),
+            # At most one open position per symbol and venue: entries add to it, exits reduce it; a paper
+            # position never merges into the live one.
+            models.UniqueConstraint(
+                fields=["venue", "symbol"], condition=Q(status="open"), name="one_open_position_per_venue_symbol"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -88,6 +103,7 @@ class Order(models.Model):
         blank=True,
         help_text="Gate.io `text`, made before sending; empty for an imported order that had no t- text",
     )
+    venue = venue_field()
     exchange = models.CharField(max_length=16, default="gateio")
     exchange_order_id = models.CharField(max_length=64, null=True, blank=True)
     intent = models.CharField(
@@ -112,6 +128,11 @@ class Order(models.Model):
     )
     position = models.ForeignKey(Position, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     last_error = models.TextField(blank=True)
+    request_fingerprint = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Hash of the API request that made it: a retry under its client id is compared",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     last_exchange_update_at = models.DateTimeField(null=True, blank=True)
@@ -122,12 +143,14 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["status", "symbol"]),
             models.Index(fields=["symbol", "created_at"]),
+            models.Index(fields=["venue", "status", "symbol"]),
         ]
         constraints = [
+            # Exchange ids are unique per venue: the paper broker's ids and the exchange's are separate spaces.
             models.UniqueConstraint(
-                fields=["exchange", "exchange_order_id"],
+                fields=["venue", "exchange", "exchange_order_id"],
                 condition=Q(exchange_order_id__isnull=False),
-                name="unique_exchange_order_id",
+                name="unique_venue_exchange_order_id",
             ),
             models.CheckConstraint(condition=Q(filled__gte=0), name="order_filled_not_negative"),
             models.CheckConstraint(
@@ -148,6 +171,7 @@ class Order(models.Model):
 
 
 class Fill(models.Model):
+    venue = venue_field()
     exchange = models.CharField(max_length=16, default="gateio")
     exchange_trade_id = models.CharField(max_length=64)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
@@ -165,7 +189,9 @@ class Fill(models.Model):
     class Meta:
         ordering = ["-executed_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["exchange", "exchange_trade_id"], name="unique_exchange_trade_id"),
+            models.UniqueConstraint(
+                fields=["venue", "exchange", "exchange_trade_id"], name="unique_venue_exchange_trade_id"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0) & Q(price__gt=0), name="fill_positive"),
         ]
 

@@ -1,4 +1,4 @@
-"""Reading orders, positions and PnL."""
+"""Reading orders, positions and PnL: the books of one venue (the mode's unless another is named)."""
 
 from __future__ import annotations
 
@@ -10,24 +10,30 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from apps.trading.models import Position
+from apps.trading.venues import current_venue
 
 
-def positions_open(symbol: str | None = None):
-    qs = Position.objects.filter(status=Position.Status.OPEN)
+def positions(venue: str | None = None):
+    """Every position of `venue` (default: the mode's): paper and live books never mix."""
+    return Position.objects.filter(venue=venue or current_venue())
+
+
+def positions_open(symbol: str | None = None, *, venue: str | None = None):
+    qs = positions(venue).filter(status=Position.Status.OPEN)
     return qs.filter(symbol=symbol) if symbol else qs
 
 
-def realized_pnl_since(since: datetime, symbol: str | None = None) -> Decimal:
-    """Realized PnL (quote, after fees) of positions closed since `since`."""
-    qs = Position.objects.filter(status=Position.Status.CLOSED, closed_at__gte=since)
+def realized_pnl_since(since: datetime, symbol: str | None = None, *, venue: str | None = None) -> Decimal:
+    """Realized PnL (quote, after fees) of the venue's positions closed since `since`."""
+    qs = positions(venue).filter(status=Position.Status.CLOSED, closed_at__gte=since)
     if symbol:
         qs = qs.filter(symbol=symbol)
     return qs.aggregate(total=Sum("realized_pnl"))["total"] or Decimal(0)
 
 
-def realized_pnl_today(symbol: str | None = None) -> Decimal:
+def realized_pnl_today(symbol: str | None = None, *, venue: str | None = None) -> Decimal:
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    return realized_pnl_since(start, symbol)
+    return realized_pnl_since(start, symbol, venue=venue)
 
 
 @dataclass(frozen=True)
@@ -52,10 +58,13 @@ class PnlSummary:
     equity_curve: list[tuple[datetime, Decimal]] = field(default_factory=list)  # cumulative realized PnL
 
 
-def pnl_summary(*, symbol: str | None = None, prices: dict[str, Decimal] | None = None) -> PnlSummary:
-    """Realized statistics from closed positions; unrealized from open ones at `prices` (symbol → last)."""
-    closed = Position.objects.filter(status=Position.Status.CLOSED).order_by("closed_at", "id")
-    opened = Position.objects.filter(status=Position.Status.OPEN)
+def pnl_summary(
+    *, symbol: str | None = None, prices: dict[str, Decimal] | None = None, venue: str | None = None
+) -> PnlSummary:
+    """Realized statistics from the venue's closed positions; unrealized from its open ones at `prices`
+    (symbol → last)."""
+    closed = positions(venue).filter(status=Position.Status.CLOSED).order_by("closed_at", "id")
+    opened = positions(venue).filter(status=Position.Status.OPEN)
     if symbol:
         closed, opened = closed.filter(symbol=symbol), opened.filter(symbol=symbol)
     results = list(closed.values_list("closed_at", "realized_pnl", "fees_quote"))

@@ -18,6 +18,7 @@ from apps.audit.actors import SYSTEM, Actor
 from apps.audit.services import audit_record
 from apps.trading.models import Fill, Order, OrderStatus, OrderType, Origin, Position, Side
 from apps.trading.state import IllegalTransition, check_transition, is_allowed
+from apps.trading.venues import Venue, current_venue
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,9 @@ PLACES = Decimal("1e-16")
 # What is left of a position after its exit, worth less than this in quote, cannot be sold on Gate.io
 # (the smallest minimum notional is about 1 USDT); the position counts as closed and keeps it as dust.
 DUST_QUOTE_VALUE = Decimal("1")
+# What a figure of an order may reach: the columns keep 16 places and Decimal arithmetic carries 28 digits,
+# so 12 digits before the point survive every step (apps.trading.bounds checks values and market limits).
+MAX_FIGURE = Decimal(10) ** 12
 CLIENT_ID_PREFIX = "t-tb-"
 CLIENT_ID_LENGTH = 28
 
@@ -65,6 +69,8 @@ def _decimal(field: str, value: Any, *, required: bool = False) -> Decimal | Non
         raise OrderInputError(field, f"{value!r} is not a decimal number") from exc
     if not result.is_finite() or result <= 0:
         raise OrderInputError(field, "must be a positive number")
+    if result >= MAX_FIGURE:
+        raise OrderInputError(field, f"must be below {MAX_FIGURE:,} (what the books can hold)")
     return result
 
 
@@ -75,6 +81,34 @@ def order_snapshot(order: Order) -> dict[str, Any]:
         "exchange_order_id": order.exchange_order_id,
         "average_price": None if order.average_price is None else str(order.average_price),
     }
+
+
+def order_input_clean(
+    *, side: str, type: str, amount: Any, quote_amount: Any, price: Any, client_order_id: str | None = None
+) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    """Check an order request (OrderInputError naming the field) and give its (amount, quote_amount, price)
+    as Decimals; nothing is written."""
+    if side not in Side.values:
+        raise OrderInputError("side", f"must be one of {', '.join(Side.values)}")
+    if type not in OrderType.values:
+        raise OrderInputError("type", f"must be one of {', '.join(OrderType.values)}")
+    amount_d = _decimal("amount", amount)
+    quote_d = _decimal("quote_amount", quote_amount)
+    price_d = _decimal("price", price, required=type == OrderType.LIMIT)
+    if amount_d is None and quote_d is None:
+        raise OrderInputError("amount", "give amount (base) or quote_amount")
+    if amount_d is not None and quote_d is not None:
+        raise OrderInputError("quote_amount", "give either amount or quote_amount, not both")
+    if quote_d is not None and not (type == OrderType.MARKET and side == Side.BUY):
+        raise OrderInputError("quote_amount", "only a market buy is sized in quote currency")
+    if client_order_id is not None:
+        from apps.exchange.gateio import validate_client_order_id
+
+        try:
+            validate_client_order_id(client_order_id)
+        except ValueError as exc:
+            raise OrderInputError("client_order_id", str(exc)) from exc
+    return amount_d, quote_d, price_d
 
 
 @transaction.atomic
@@ -92,36 +126,33 @@ def order_create(
     client_order_id: str | None = None,
     decision_id: int | None = None,
     position_id: int | None = None,
+    venue: str | None = None,
+    request_fingerprint: str = "",
     without_client_id: bool = False,
 ) -> Order:
     """Record an order in status `new` before anything is sent. Idempotent per intent.
-    `without_client_id`: an order imported from the exchange whose `text` is not a client id (no `t-`)."""
+    `without_client_id`: an order imported from the exchange whose `text` is not a client id (no `t-`).
+
+    `venue`: the books it lives on; an order for a position lives on the position's venue, any other on the
+    mode's (apps.trading.venues.current_venue) unless given."""
     if intent:
         existing = Order.objects.filter(intent=intent).first()
         if existing is not None:
             return existing
-    if side not in Side.values:
-        raise OrderInputError("side", f"must be one of {', '.join(Side.values)}")
-    if type not in OrderType.values:
-        raise OrderInputError("type", f"must be one of {', '.join(OrderType.values)}")
     if origin not in Origin.values:
         raise OrderInputError("origin", f"must be one of {', '.join(Origin.values)}")
-    amount_d = _decimal("amount", amount)
-    quote_d = _decimal("quote_amount", quote_amount)
-    price_d = _decimal("price", price, required=type == OrderType.LIMIT)
-    if amount_d is None and quote_d is None:
-        raise OrderInputError("amount", "give amount (base) or quote_amount")
-    if amount_d is not None and quote_d is not None:
-        raise OrderInputError("quote_amount", "give either amount or quote_amount, not both")
-    if quote_d is not None and not (type == OrderType.MARKET and side == Side.BUY):
-        raise OrderInputError("quote_amount", "only a market buy is sized in quote currency")
-    if client_order_id is not None:
-        from apps.exchange.gateio import validate_client_order_id
-
-        try:
-            validate_client_order_id(client_order_id)
-        except ValueError as exc:
-            raise OrderInputError("client_order_id", str(exc)) from exc
+    amount_d, quote_d, price_d = order_input_clean(
+        side=side, type=type, amount=amount, quote_amount=quote_amount, price=price, client_order_id=client_order_id
+    )
+    if venue is not None and venue not in Venue.values:
+        raise OrderInputError("venue", f"must be one of {', '.join(Venue.values)}")
+    if position_id is not None:
+        position_venue = Position.objects.filter(pk=position_id).values_list("venue", flat=True).first()
+        if position_venue is None:
+            raise OrderInputError("position_id", f"position {position_id} does not exist")
+        if venue is not None and venue != position_venue:
+            raise OrderInputError("venue", f"position {position_id} lives on {position_venue}, not {venue}")
+        venue = position_venue
     if without_client_id and (origin != Origin.EXTERNAL or client_order_id is not None):
         raise OrderInputError("client_order_id", "only an external order without a client id may have none")
     client_id = None if without_client_id else client_order_id or new_client_order_id(intent)
@@ -139,6 +170,8 @@ def order_create(
         origin=origin,
         decision_id=decision_id,
         position_id=position_id,
+        venue=venue or current_venue(),
+        request_fingerprint=request_fingerprint,
     )
     audit_record(actor=actor, action="order.create", obj=order, after=order_snapshot(order))
     return order
@@ -356,11 +389,13 @@ def fill_apply(*, order: Order, report: FillReport, actor: Actor = SYSTEM) -> Fi
         raise ValueError(f"trade {report.trade_id}: amount and price must be positive")
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
-        if Fill.objects.filter(exchange=locked.exchange, exchange_trade_id=report.trade_id).exists():
+        same_trade = {"venue": locked.venue, "exchange": locked.exchange, "exchange_trade_id": report.trade_id}
+        if Fill.objects.filter(**same_trade).exists():
             return None
         try:
             with transaction.atomic():
                 fill = Fill.objects.create(
+                    venue=locked.venue,
                     exchange=locked.exchange,
                     exchange_trade_id=report.trade_id,
                     order=locked,
@@ -446,10 +481,14 @@ def _advance_status_after_fill(order: Order, actor: Actor) -> None:
 
 
 def _position_for(order: Order, when: datetime) -> Position | None:
-    """The open position an order's fills belong to; a buy opens one when there is none."""
-    position = Position.objects.select_for_update().filter(symbol=order.symbol, status=Position.Status.OPEN).first()
+    """The open position of the order's venue its fills belong to; a buy opens one when there is none."""
+    position = (
+        Position.objects.select_for_update()
+        .filter(venue=order.venue, symbol=order.symbol, status=Position.Status.OPEN)
+        .first()
+    )
     if position is None and order.side == Side.BUY:
-        position = Position.objects.create(symbol=order.symbol, opened_at=when)
+        position = Position.objects.create(venue=order.venue, symbol=order.symbol, opened_at=when)
     return position
 
 

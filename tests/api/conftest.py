@@ -59,6 +59,7 @@ def broker(monkeypatch):
 
 
 @pytest.fixture
-def trading_on():
-    with override_settings(ENABLE_TRADING=True, MODE="paper"):
-        yield
+def trading_on(settings):
+    """Through pytest-django's `settings`, like every other override: an override_settings block here would
+    unwind before a test's own `settings.X = …` and leave ENABLE_TRADING on for the tests after it."""
+    settings.ENABLE_TRADING, settings.MODE = True, "paper"

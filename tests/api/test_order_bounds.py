@@ -63,5 +63,17 @@ def test_a_market_maximum_is_enforced_before_writing(trader, broker, trading_on,
 
 
 def test_an_ordinary_order_still_passes(trader, broker, trading_on):
-    response = _place(trader, side="buy", type="limit", amount="0.01", price="40000")
+    # 80 USDT: inside the per-order cap POSITION_SIZE_USD (100) that API orders pass since issue 11
+    response = _place(trader, side="buy", type="limit", amount="0.002", price="40000")
     assert response.status_code == 201, response.content
+
+
+def test_order_create_refuses_a_figure_beyond_the_books_on_every_path(db):
+    """Not only the API: order_create itself (the trading cycle, Telegram, the admin) refuses before writing."""
+    from apps.audit.actors import SYSTEM
+    from apps.trading.services import OrderInputError, order_create
+
+    with pytest.raises(OrderInputError) as caught:
+        order_create(actor=SYSTEM, symbol="BTC/USDT", side="sell", type="market", amount=Decimal("9999999999999999"))
+    assert caught.value.field == "amount"
+    assert not Order.objects.exists()

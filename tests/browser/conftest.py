@@ -34,7 +34,7 @@ WIDEST = """(limit) => [...document.querySelectorAll('body *')]
     .map(e => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     from tests.conftest import _need
 

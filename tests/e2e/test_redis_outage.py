@@ -22,6 +22,7 @@ from apps.exits.models import ProtectiveExit
 from apps.monitoring.health import readiness, reset_exchange_cache
 from apps.operations.models import TaskRun
 from apps.trading.models import Position
+from apps.trading.venues import Venue
 from tests.e2e.conftest import SYMBOL, uptrend_simulator, wait_for
 from tests.telegram.fake_bot_api import FakeBotApi
 
@@ -34,6 +35,7 @@ OUTAGE_SEC = 30
 def _open_position_with_armed_exit(sim) -> ProtectiveExit:
     entry = sim.price(SYMBOL)
     position = Position.objects.create(
+        venue=Venue.LIVE,  # the workers trade MODE=live
         symbol=SYMBOL,
         status=Position.Status.OPEN,
         amount=Decimal("0.01"),

@@ -29,9 +29,11 @@ BUDGET_SEC = 30
 def _armed_exit_below_its_stop(sim) -> None:
     from apps.exits.models import ProtectiveExit
     from apps.trading.models import Position
+    from apps.trading.venues import Venue
 
     entry = sim.price(SYMBOL)
     position = Position.objects.create(
+        venue=Venue.LIVE,  # the workers trade MODE=live
         symbol=SYMBOL,
         status=Position.Status.OPEN,
         amount=Decimal("0.01"),
@@ -112,6 +114,7 @@ def test_sigterm_in_the_middle_of_each_periodic_task_stops_its_worker_within_30s
             print(f"{task}: worker stopped {took[task]:.1f} s after SIGTERM")
         assert set(took) == set(TASKS), f"still running after 90 s: {set(TASKS) - set(took)}"
         assert all(seconds < BUDGET_SEC for seconds in took.values()), took
+        assert TaskRun.objects.get(name="exits.check").last_status in ("ok", "interrupted")
         for name in names:
             record = TaskRun.objects.get(name=name)
             assert record.last_status in ("ok", "interrupted"), (name, record.last_status, record.last_error)

@@ -84,15 +84,15 @@ def gate(venue: Venue) -> Iterator[ccxt.gate]:
     exchange = make_gate_client(venue.url, api_key=venue.key, secret=venue.secret, timeout_ms=15000)
     exchange.load_markets()
     yield exchange
-    for order_id in venue.placed:  # leave nothing resting on a real server
+    for order_id in venue.placed:  # leave nothing resting on a real server (most are already cancelled)
         try:
             exchange.cancel_order(order_id, venue.symbol)
-        except ccxt.OrderNotFound:
+        except (ccxt.OrderNotFound, ccxt.InvalidOrder):
             pass
     for stop_id in venue.stops:
         try:
             exchange.cancel_order(stop_id, venue.symbol, {"trigger": True})
-        except ccxt.OrderNotFound:
+        except (ccxt.OrderNotFound, ccxt.InvalidOrder):
             pass
 
 

@@ -16,6 +16,12 @@ D = Decimal
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _live_books(settings):
+    """GateBroker is the live venue: the orders these tests send are live books (apps.trading.venues)."""
+    settings.MODE = "live"
+
+
 @pytest.fixture
 def fast_sim():
     sim = make_sim(rate_limit=100_000, order_rate_limit=100_000)  # the limiter below does not pace orders
@@ -114,16 +120,34 @@ def test_lost_answer_and_failing_lookups_leave_it_unknown(broker, make_order, op
     assert sim.order_count() == 1
 
 
-def test_open_circuit_leaves_the_order_new_and_sends_nothing(fast_sim, tmp_path, make_order, operator_actor):
-    _, server = fast_sim
+def _open_circuit_broker(server, tmp_path):
     store = DbStore()
     breakers = {cls: CircuitBreaker(f"gateio:{cls}", store, threshold=1, cooldown=60) for cls in ENDPOINTS}
     broker = make_broker(server.url, make_limiter(tmp_path), breakers=breakers)
     broker.load_markets()
     breakers["private_orders"].on_failure(RuntimeError("storm"))
+    return broker
+
+
+def test_open_circuit_rejects_the_order_with_the_reason_and_sends_nothing(
+    fast_sim, tmp_path, make_order, operator_actor
+):
+    """Issue 11, Deliver 3: an order refused before anything was sent ends `rejected` with the reason,
+    never `new` for ever."""
+    _, server = fast_sim
+    broker = _open_circuit_broker(server, tmp_path)
+    order = order_submit(order=limit(make_order), broker=broker, actor=operator_actor)
+    assert order.status == "rejected" and "not sent" in order.last_error and "open" in order.last_error
+    assert Order.objects.get(pk=order.pk).status == "rejected" and server.calls["create_order"] == 0
+
+
+def test_open_circuit_holds_an_exit_order_new_for_the_next_pass(fast_sim, tmp_path, make_order, operator_actor):
+    """Protective exits retry the same order next pass: for them an unavailable exchange leaves it `new`."""
+    _, server = fast_sim
+    broker = _open_circuit_broker(server, tmp_path)
     order = limit(make_order)
     with pytest.raises(CircuitOpen):
-        order_submit(order=order, broker=broker, actor=operator_actor)
+        order_submit(order=order, broker=broker, actor=operator_actor, hold_when_unavailable=True)
     order.refresh_from_db()
     assert order.status == "new" and server.calls["create_order"] == 0
 

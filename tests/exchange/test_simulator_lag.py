@@ -109,3 +109,13 @@ def test_a_request_arriving_after_its_exptime_is_not_executed(sim, sim_server):
     )
     assert (status, answer["label"]) == (403, "REQUEST_EXPIRED")
     assert sim.orders_with_text("t-old") == []
+
+
+def test_a_late_execution_that_would_run_past_the_exptime_is_dropped(sim, sim_server):
+    """Never after x-gate-exptime, even when the delayed thread itself runs late (a loaded machine)."""
+    from apps.exchange.simulator import api
+
+    request = api.Request(body={"currency_pair": "BTC_USDT", "side": "buy", "amount": "0.001", "price": "40000"})
+    sim_server.execute_late("create_order", api.create_order, request, 0, str(int(time.time() * 1000) - 1))
+    assert wait_for(lambda: sim.faults.late == [("create_order", "REQUEST_EXPIRED")])
+    assert sim.order_count() == 0

@@ -29,6 +29,13 @@ class PassBreaker:
         return None
 
 
+@pytest.fixture(autouse=True)
+def _live_books(settings):
+    """These tests trade through GateBroker, the live venue: their orders and positions are live books
+    (apps.trading.venues; paper orders never reach a GateBroker)."""
+    settings.MODE = "live"
+
+
 @pytest.fixture
 def sim() -> ExchangeSimulator:
     return ExchangeSimulator(

@@ -54,6 +54,7 @@ def run(cmd: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProce
 BIN = Path(sys.executable).parent
 PROCESSES = {
     "check_services": [sys.executable, "manage.py", "check_services"],
+    "run": ["bash", "scripts/run"],  # the README's run command, before it migrates or starts anything
     "worker": [str(BIN / "celery"), "-A", "celery_app", "worker", "--pool=solo", "--without-mingle"],
     "beat": [str(BIN / "celery"), "-A", "celery_app", "beat"],
     "web": [str(BIN / "gunicorn"), "tradebot.wsgi"],

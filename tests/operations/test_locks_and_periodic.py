@@ -116,9 +116,10 @@ def test_database_lease_lapses_after_its_ttl_unless_renewed(settings):
 
 
 def test_heartbeat_keeps_a_short_lease_while_the_holder_works(lease_backend):
-    with singleton("long-job", 0.6, heartbeat=0.15) as lease:
+    # TTL 3 s renewed every 0.5 s: only a stall of 2.5 s (a very loaded machine) could lose it.
+    with singleton("long-job", 3, heartbeat=0.5) as lease:
         assert lease is not None
-        time.sleep(1.5)  # well past the TTL: the heartbeat renewed it
+        time.sleep(7)  # more than twice the TTL: the heartbeat renewed it
         assert not Lease("long-job", 30).acquire()
         assert not lease.lost
     assert Lease("long-job", 30).acquire()

@@ -16,6 +16,13 @@ from apps.audit.actors import SYSTEM
 from tests.exchange.brokers import make_broker, make_limiter, make_sim, serve
 
 
+@pytest.fixture(autouse=True)
+def _live_books(settings):
+    """These tests trade through GateBroker, the live venue: their orders and positions are live books
+    (apps.trading.venues; paper orders never reach a GateBroker)."""
+    settings.MODE = "live"
+
+
 @pytest.fixture
 def rsim():
     return make_sim(balances={"USDT": Decimal("100000")})

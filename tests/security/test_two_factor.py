@@ -155,3 +155,20 @@ def test_wrong_codes_count_towards_the_lockout(operator, live_mode):
     device.throttling_failure_count = 0  # django-otp's own throttle aside: axes must refuse by itself
     device.save()
     assert login_with_otp(client, "operator", PASSWORD, fresh_code(device)).status_code == 429
+
+
+def test_no_admin_page_shows_another_users_totp_secret(operator, django_user_model):
+    other = django_user_model.objects.create_superuser("second", "s@example.com", PASSWORD)
+    device = enrol_totp(other)
+    client = Client()
+    client.force_login(operator)
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert page.status_code == 200
+    assert device.key.encode() not in page.content
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/").status_code in (403, 404)
+
+
+def test_the_admin_links_to_the_two_factor_page(operator):
+    client = Client()
+    client.force_login(operator)
+    assert b'href="/admin/security/otp/"' in client.get("/admin/").content

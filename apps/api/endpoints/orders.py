@@ -10,8 +10,8 @@ from ninja import Path, Query, Router, Status
 
 from apps.api.auth import actor_of, read_auth, trade_auth
 from apps.api.endpoints.common import ID_MAX, READ_ERRORS, TRADE_ERRORS, PageParams, broker, paginate
-from apps.api.errors import Conflict, use_case
-from apps.api.schemas import ORDER_STATUSES, SYMBOL_PATTERN, ErrorOut, OrderIn, OrderOut, OrderPage, dec
+from apps.api.errors import Conflict, Unavailable, use_case
+from apps.api.schemas import ORDER_STATUSES, SYMBOL_PATTERN, VENUES, ErrorOut, OrderIn, OrderOut, OrderPage, dec
 from apps.trading.models import Order
 
 router = Router(tags=["orders"])
@@ -20,6 +20,7 @@ router = Router(tags=["orders"])
 def order_out(order: Order) -> dict[str, Any]:
     return {
         "id": order.pk,
+        "venue": order.venue,
         "client_order_id": order.client_order_id,
         "exchange_order_id": order.exchange_order_id,
         "symbol": order.symbol,
@@ -55,8 +56,11 @@ def orders_list(
     page: PageParams = Query(...),
     symbol: str | None = Query(None, pattern=SYMBOL_PATTERN),
     status: ORDER_STATUSES | None = Query(None),
+    venue: VENUES | None = Query(None, description="paper or live; every venue when absent"),
 ):
     qs = Order.objects.order_by("-created_at", "-id")
+    if venue:
+        qs = qs.filter(venue=venue)
     if symbol:
         qs = qs.filter(symbol=_symbol(symbol))
     if status:
@@ -70,36 +74,51 @@ def order_detail(request: HttpRequest, order_id: int = Path(..., ge=1, le=ID_MAX
 
 
 @router.post(
-    "/orders", response={201: OrderOut, **TRADE_ERRORS}, auth=trade_auth, summary="Place an order (create and submit)"
+    "/orders",
+    response={200: OrderOut, 201: OrderOut, 202: OrderOut, **TRADE_ERRORS},
+    auth=trade_auth,
+    summary="Place an order (risk-checked, create and submit); safe to retry with the same client_order_id",
+    description="201: a new order. 200: an order with this client_order_id already exists (a retry): that "
+    "order. 202: the outcome is not known yet (status `unknown` or `submitted`); reconciliation settles it. "
+    "409: a risk rule or the kill switch refused it (`rule` names it), or the client_order_id belongs to a "
+    "different request. 503: nothing was sent (the database was unavailable); retrying is safe.",
 )
 def order_place(request: HttpRequest, payload: OrderIn):
-    order_create = use_case("apps.trading.services", "order_create")
-    order_submit = use_case("apps.exchange.services", "order_submit")
-    trading_status = use_case("apps.risk.selectors", "trading_status")
-    status = trading_status()
-    if not status.entries_allowed:
-        raise Conflict(f"trading is off: {status.why}")
-    the_broker = broker()
-    actor = actor_of(request)
-    from apps.trading.models import Origin
+    place, RiskRefused, ClientIdConflict, NotSent = use_case(
+        "apps.trading.placing", "place_requested_order", "RiskRefused", "ClientIdConflict", "NotSent"
+    )
+    from django.utils import timezone
 
+    the_broker = broker()
     _bounds(payload, the_broker)
     from tradebot.logging_config import log_context
 
-    order = order_create(
-        actor=actor,
-        symbol=_symbol(payload.symbol),
-        side=payload.side,
-        type=payload.type,
-        amount=payload.amount,
-        quote_amount=payload.quote_amount,
-        price=payload.price,
-        client_order_id=payload.client_order_id,
-        origin=Origin.OPERATOR,
-    )
-    with log_context(client_order_id=order.client_order_id):
-        submitted = order_submit(order=order, broker=the_broker, actor=actor)
-    return Status(201, order_out(submitted if isinstance(submitted, Order) else Order.objects.get(pk=order.pk)))
+    with log_context(client_order_id=payload.client_order_id or ""):
+        try:
+            placed = place(
+                symbol=_symbol(payload.symbol),
+                side=payload.side,
+                type=payload.type,
+                amount=payload.amount,
+                quote_amount=payload.quote_amount,
+                price=payload.price,
+                client_order_id=payload.client_order_id,
+                broker=the_broker,
+                actor=actor_of(request),
+                now=timezone.now(),
+            )
+        except RiskRefused as exc:
+            verdict = exc.verdict
+            detail = f"refused by risk rule {verdict.rule}: {verdict.message}"
+            if verdict.rule == "trading_gate":
+                detail = f"trading is off (risk rule trading_gate): {verdict.message}"
+            raise Conflict(detail, rule=verdict.rule, risk_event_id=verdict.event_id) from exc
+        except ClientIdConflict as exc:
+            raise Conflict(str(exc), field="client_order_id") from exc
+        except NotSent as exc:
+            raise Unavailable(str(exc)) from exc
+    code = {"existing": 200, "pending": 202}.get(placed.outcome, 201)
+    return Status(code, order_out(placed.order))
 
 
 def _bounds(payload: OrderIn, the_broker: Any) -> None:

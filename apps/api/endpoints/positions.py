@@ -13,7 +13,7 @@ from apps.api.auth import actor_of, read_auth, trade_auth
 from apps.api.endpoints.common import ID_MAX, READ_ERRORS, TRADE_ERRORS, PageParams, broker, paginate
 from apps.api.endpoints.orders import order_out
 from apps.api.errors import ApiError, Conflict, use_case
-from apps.api.schemas import SYMBOL_PATTERN, ErrorOut, ExitPage, OrderOut, PnlOut, PositionPage, dec
+from apps.api.schemas import SYMBOL_PATTERN, VENUES, ErrorOut, ExitPage, OrderOut, PnlOut, PositionPage, dec
 from apps.exits.models import ProtectiveExit
 from apps.trading.models import Order, Position
 
@@ -28,6 +28,7 @@ def _symbol(value: str | None) -> str | None:
 def position_out(position: Position) -> dict[str, Any]:
     return {
         "id": position.pk,
+        "venue": position.venue,
         "symbol": position.symbol,
         "status": position.status,
         "amount": dec(position.amount),
@@ -67,8 +68,11 @@ def positions_list(
     page: PageParams = Query(...),
     symbol: str | None = Query(None, pattern=SYMBOL_PATTERN),
     status: Literal["open", "closed"] | None = Query(None),
+    venue: VENUES | None = Query(None, description="paper or live; every venue when absent"),
 ):
     qs = Position.objects.order_by("-opened_at", "-id")
+    if venue:
+        qs = qs.filter(venue=venue)
     if symbol:
         qs = qs.filter(symbol=_symbol(symbol))
     if status:
@@ -99,8 +103,11 @@ def exits_list(
     page: PageParams = Query(...),
     symbol: str | None = Query(None, pattern=SYMBOL_PATTERN),
     status: Literal["armed", "triggered", "filled", "cancelled", "failed"] | None = Query(None),
+    venue: VENUES | None = Query(None, description="paper or live (the position's books); every venue when absent"),
 ):
     qs = ProtectiveExit.objects.order_by("-armed_at", "-id")
+    if venue:
+        qs = qs.filter(position__venue=venue)
     if symbol:
         qs = qs.filter(symbol=_symbol(symbol))
     if status:
@@ -121,13 +128,20 @@ def _prices(symbols: list[str]) -> dict | None:
 
 
 @router.get("/pnl", response={200: PnlOut, **READ_ERRORS}, auth=read_auth, summary="Realized / unrealized PnL")
-def pnl(request: HttpRequest, symbol: str | None = Query(None, pattern=SYMBOL_PATTERN)):
+def pnl(
+    request: HttpRequest,
+    symbol: str | None = Query(None, pattern=SYMBOL_PATTERN),
+    venue: VENUES | None = Query(None, description="paper or live; the running mode's books when absent"),
+):
     from apps.trading.selectors import pnl_summary, positions_open
 
     symbol = _symbol(symbol)
-    prices = _prices(sorted(set(positions_open(symbol).values_list("symbol", flat=True))))
-    summary = pnl_summary(symbol=symbol, prices=prices or {})
+    prices = _prices(sorted(set(positions_open(symbol, venue=venue).values_list("symbol", flat=True))))
+    summary = pnl_summary(symbol=symbol, prices=prices or {}, venue=venue)
+    from apps.trading.venues import current_venue
+
     return {
+        "venue": venue or current_venue(),
         "symbol": summary.symbol,
         "realized_pnl": dec(summary.realized_pnl),
         "unrealized_pnl": dec(summary.unrealized_pnl),

@@ -18,7 +18,7 @@ Python helpers (no API call, "behind the bot's back"): `set_price(symbol, price,
 
 Gate.io's documented rules are always on (list limits and windows, string times, 401 for a stale Timestamp, rate
 limits per endpoint / per market with X-Gate-RateLimit-* headers: see api.py, auth.py, ratelimit.py). Behaviour
-switches where Gate.io is silent or varies (`engine.SETTINGS`; constructor kwargs, `sim.configure(**kw)`,
+switches where Gate.io is silent or varies (`switches.SETTINGS`; constructor kwargs, `sim.configure(**kw)`,
 `/_control/settings`): visibility_lag_sec, omit_market_filled_amount, open_limit_over_max (refuse | clamp),
 price_order_cancelled_status (cancelled | canceled), fired_price_order_cancel (not_found | fired),
 unified_account, text_lookup_grace_sec, cancelled_retention_sec.

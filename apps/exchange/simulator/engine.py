@@ -19,51 +19,14 @@ from apps.exchange.simulator.errors import SimError, invalid_pair, order_not_fou
 from apps.exchange.simulator.faults import Faults
 from apps.exchange.simulator.markets import MarketSpec, market_spec
 from apps.exchange.simulator.orders import ZERO, PriceOrder, SimOrder, SimTrade
+from apps.exchange.simulator.price_orders import PriceOrdersMixin
 from apps.exchange.simulator.ratelimit import GateRateLimits
+from apps.exchange.simulator.switches import SETTINGS
 
 FEE_QUANT = Decimal("1e-12")
 
 
-def _bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("1", "true", "yes", "on"):
-        return True
-    if str(value).lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"not a boolean: {value!r}")
-
-
-def _non_negative(value: object) -> float:
-    number = float(value)  # type: ignore[arg-type]
-    if number < 0:
-        raise ValueError("must not be negative")
-    return number
-
-
-def _choice(*allowed: str) -> Callable[[object], str]:
-    def parse(value: object) -> str:
-        if value not in allowed:
-            raise ValueError(f"must be one of {', '.join(allowed)}")
-        return str(value)
-
-    return parse
-
-
-# Behaviour switches settable from Python (`sim.configure(...)`, or the attribute) and over /_control/settings.
-SETTINGS: dict[str, Callable[[object], object]] = {
-    "visibility_lag_sec": _non_negative,
-    "omit_market_filled_amount": _bool,
-    "text_lookup_grace_sec": _non_negative,
-    "cancelled_retention_sec": _non_negative,
-    "open_limit_over_max": _choice("refuse", "clamp"),
-    "price_order_cancelled_status": _choice("cancelled", "canceled"),
-    "fired_price_order_cancel": _choice("not_found", "fired"),
-    "unified_account": _bool,
-}
-
-
-class ExchangeSimulator(BehindTheBackMixin):
+class ExchangeSimulator(PriceOrdersMixin, BehindTheBackMixin):
     """A Gate.io spot account and market in memory. See the package docstring for the public API."""
 
     def __init__(
@@ -449,70 +412,6 @@ class ExchangeSimulator(BehindTheBackMixin):
                         if o.text == order_id and (pair is None or o.pair == pair) and now - o.update_ms <= grace:
                             return o
             raise order_not_found()
-
-    # ----- price-triggered orders -----------------------------------------------------------------------
-    def add_price_order(self, *, pair: str, trigger_price: Decimal, rule: str, expiration: int, put: dict, text: str):
-        with self.lock:
-            self._next_price_order_id += 1
-            po = PriceOrder(
-                id=self._next_price_order_id,
-                pair=pair,
-                trigger_price=trigger_price,
-                rule=rule,
-                expiration=expiration,
-                put=put,
-                trigger_text=text,
-                create_ms=self.now_ms(),
-            )
-            self._price_orders[po.id] = po
-            return po
-
-    def price_order(self, order_id: str) -> PriceOrder:
-        with self.lock:
-            self.housekeeping()
-            try:
-                return self._price_orders[int(order_id)]
-            except (KeyError, ValueError):
-                raise order_not_found() from None
-
-    def cancel_price_order(self, po: PriceOrder) -> PriceOrder:
-        """Cancel an open price order (by the API or behind the bot's back), with the configured spelling."""
-        with self.lock:
-            if po.status == "open":
-                po.status, po.finish_ms = self.price_order_cancelled_status, self.now_ms()
-            return po
-
-    def price_orders(self) -> list[PriceOrder]:
-        with self.lock:
-            self.housekeeping()
-            return list(self._price_orders.values())
-
-    def _fire_price_orders(self, spec: MarketSpec, price: Decimal) -> None:
-        for po in list(self._price_orders.values()):
-            if po.status != "open" or po.pair != spec.pair:
-                continue
-            hit = price >= po.trigger_price if po.rule == ">=" else price <= po.trigger_price
-            if not hit:
-                continue
-            po.finish_ms = self.now_ms()
-            put = po.put
-            if self.unified_account and put.get("account") != "unified":
-                po.status, po.reason = "failed", "put.account must be unified on a unified account"
-                continue
-            try:
-                order = self.place_order(
-                    symbol=spec.pair,
-                    side=put["side"],
-                    type=put.get("type", "limit"),
-                    amount=Decimal(put["amount"]),
-                    price=Decimal(put.get("price") or 0),
-                    time_in_force=put.get("time_in_force", "gtc") if put.get("type") != "market" else "ioc",
-                    text=put.get("text") or po.trigger_text or "apiv4",
-                )
-            except SimError as exc:
-                po.status, po.reason = "failed", exc.label
-                continue
-            po.status, po.fired_order_id = "finish", order.id
 
     # ----- the dead-man switch --------------------------------------------------------------------------
     def countdown_cancel_all(self, timeout_sec: int, pair: str = "") -> int:

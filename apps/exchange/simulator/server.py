@@ -273,6 +273,10 @@ class SimulatorServer:
         def run() -> None:
             if self.stopping.wait(delay):
                 return
+            if expires and expires.isdigit() and time.time() * 1000 > int(expires):
+                # the thread itself ran late (a loaded machine): Gate.io would drop it now, and so do we
+                self.sim.faults.record_late(name, "REQUEST_EXPIRED")
+                return
             try:
                 handler(self.sim, request)
                 self.sim.faults.record_late(name, "executed")

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 
 from apps.reports.selectors import ReportInputError, _chunks, positions_closed, trade_rows
 from apps.trading.models import Fill, Order
+from apps.trading.venues import current_venue
 
 CHUNK = 2000
 
@@ -60,6 +61,7 @@ class Filters:
 
 
 def _window(qs: QuerySet, field: str, filters: Filters) -> QuerySet:
+    qs = qs.filter(venue=current_venue())  # the mode's books: paper and live never mix
     if filters.symbol:
         qs = qs.filter(symbol=filters.symbol)
     if filters.since is not None:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from apps.exchange.broker import Broker, ExchangeError
 from apps.trading.models import Fill, Order, Position, Side
+from apps.trading.selectors import positions, positions_open
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +74,7 @@ def balances_report(*, broker: Broker, quote: str | None = None) -> BalancesRepo
     the balances cannot be read."""
     quote = (quote or _quote_default()).upper()
     balances = {c: b for c, b in broker.fetch_balance().items() if b.total != 0}
-    markets = {
-        s
-        for s in [
-            *settings.SYMBOLS,
-            *Position.objects.filter(status=Position.Status.OPEN).values_list("symbol", flat=True),
-        ]
-    }
+    markets = {*settings.SYMBOLS, *positions_open().values_list("symbol", flat=True)}
     wanted = sorted(f"{c}/{quote}" for c in balances if c != quote and f"{c}/{quote}" in markets)
     prices: dict[str, Decimal] = {}
     if wanted:
@@ -130,7 +125,9 @@ def _period_back(start: date, period: str, n: int) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
-def pnl_by_period(*, period: str, count: int, tz: str | None = None, now: datetime | None = None) -> list[PeriodPnl]:
+def pnl_by_period(
+    *, period: str, count: int, tz: str | None = None, now: datetime | None = None, venue: str | None = None
+) -> list[PeriodPnl]:
     """Realized PnL of the positions closed in each of the last `count` periods (day, ISO week from Monday,
     month) in time zone `tz` (default UTC), oldest first, empty periods included."""
     if period not in PERIODS:
@@ -143,8 +140,10 @@ def pnl_by_period(*, period: str, count: int, tz: str | None = None, now: dateti
     starts = [_period_back(current, period, n) for n in range(count - 1, -1, -1)]
     first_instant = datetime(starts[0].year, starts[0].month, starts[0].day, tzinfo=zone)
     totals = {s: [Decimal(0), 0, 0] for s in starts}
-    rows = Position.objects.filter(status=Position.Status.CLOSED, closed_at__gte=first_instant).values_list(
-        "closed_at", "realized_pnl"
+    rows = (
+        positions(venue)
+        .filter(status=Position.Status.CLOSED, closed_at__gte=first_instant)
+        .values_list("closed_at", "realized_pnl")
     )
     for closed_at, pnl in rows:
         key = _period_key(closed_at.astimezone(zone).date(), period)
@@ -181,9 +180,9 @@ class TradeRow:
     exit_reason: str
 
 
-def positions_closed(*, symbol: str | None = None) -> QuerySet[Position]:
-    """Closed positions, newest close first."""
-    qs = Position.objects.filter(status=Position.Status.CLOSED).order_by("-closed_at", "-id")
+def positions_closed(*, symbol: str | None = None, venue: str | None = None) -> QuerySet[Position]:
+    """The venue's (default: the mode's) closed positions, newest close first."""
+    qs = positions(venue).filter(status=Position.Status.CLOSED).order_by("-closed_at", "-id")
     return qs.filter(symbol=symbol) if symbol else qs
 
 

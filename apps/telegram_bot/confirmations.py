@@ -51,10 +51,10 @@ def close_preview(position_id: int) -> str:
 
 def closeall_preview() -> str | None:
     """Describe every open position /closeall would close; None when there is none."""
-    from apps.trading.models import Position
+    from apps.trading.selectors import positions_open
 
     use_case("apps.exits.services", "position_close", "closing positions")  # fail before asking
-    positions = list(Position.objects.filter(status=Position.Status.OPEN).order_by("symbol", "id"))
+    positions = list(positions_open().order_by("symbol", "id"))
     if not positions:
         return None
     listed = ", ".join(f"#{p.pk} {p.symbol} {num(p.amount)}" for p in positions[:20])
@@ -130,11 +130,9 @@ def _execute(confirmation: Confirmation, actor: Actor) -> str:
 def _close_all(actor: Actor) -> str:
     """Close every position open now, one by one through the same use case as /close; one failure does not
     stop the others, and each is reported."""
-    from apps.trading.models import Position
+    from apps.trading.selectors import positions_open
 
-    ids = list(
-        Position.objects.filter(status=Position.Status.OPEN).order_by("symbol", "id").values_list("pk", flat=True)
-    )
+    ids = list(positions_open().order_by("symbol", "id").values_list("pk", flat=True))
     if not ids:
         return "No open positions to close."
     lines = [f"Closing all {len(ids)} open positions"]

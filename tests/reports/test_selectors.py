@@ -203,3 +203,19 @@ def test_paper_balances_are_valued_in_the_quote_currency(settings, trade):
     assert rows["BTC"].quote_value == D("1500")
     assert rows["DOGE"].quote_value is None and report.unpriced == ["DOGE"]
     assert report.total_quote == rows["USDT"].total + D("1500")
+
+
+def test_reports_read_only_the_books_of_the_mode(settings, trade):
+    """Paper and live share the database; each mode's reports show its own venue's trades only."""
+    from apps.reports.exports import export_csv_lines
+
+    settings.MODE = "live"
+    live = trade(buy="50000", sell="50100", opened=T0 - timedelta(hours=2), closed=T0 - timedelta(hours=1))
+    settings.MODE = "paper"
+    paper = trade(buy="50000", sell="49900", opened=T0 - timedelta(hours=2), closed=T0 - timedelta(hours=1))
+    assert [r.position_id for r in trades_closed(limit=10)[1]] == [paper.pk]
+    assert [d.realized_pnl for d in pnl_by_period(period="day", count=1, now=T0)] == [paper.realized_pnl]
+    assert [(r.key, r.trades) for r in performance(by="pair")] == [("BTC/USDT", 1)]
+    assert len(list(export_csv_lines(kind="fills"))) == 1 + 2
+    settings.MODE = "live"
+    assert [r.position_id for r in trades_closed(limit=10)[1]] == [live.pk]

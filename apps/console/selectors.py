@@ -316,8 +316,7 @@ def symbol_view(*, symbol: str, broker: Broker | None, timeframe: str | None = N
     """Candles with our entries and exits, the open position's SL / TP and the decisions' scores."""
     from apps.exits.selectors import exits_active_by_position
     from apps.signals.selectors import decisions_between
-    from apps.trading.models import Order
-    from apps.trading.selectors import fills_between, positions_open
+    from apps.trading.selectors import fills_between, orders_of, positions_open
 
     timeframe = timeframe or settings.TIMEFRAME
     span = timeframe_seconds(timeframe)
@@ -386,7 +385,7 @@ def symbol_view(*, symbol: str, broker: Broker | None, timeframe: str | None = N
         position=position,
         exit=exit_,
         decisions=list(reversed(decisions))[:20],
-        orders=list(Order.objects.filter(symbol=symbol).order_by("-created_at", "-id")[:20]),
+        orders=list(orders_of(symbol)[:20]),
         errors=reads.errors,
         chart=chart,
     )

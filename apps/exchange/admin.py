@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 
 from apps.common.admin_mixins import ReadOnlyAdmin, ReadOnlyTabularInline
@@ -11,8 +12,18 @@ class BreakerStateAdmin(ReadOnlyAdmin):
     search_fields = ("name",)
 
 
+class PaperOnlyAdmin(ReadOnlyAdmin):
+    """The paper account's tables: shown in paper mode only (in live they would read as the real account)."""
+
+    def has_module_permission(self, request) -> bool:
+        return settings.MODE == "paper" and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return settings.MODE == "paper" and super().has_view_permission(request, obj)
+
+
 @admin.register(PaperBalance)
-class PaperBalanceAdmin(ReadOnlyAdmin):
+class PaperBalanceAdmin(PaperOnlyAdmin):
     list_display = ("currency", "free", "used", "updated_at")
     search_fields = ("currency",)
 
@@ -23,7 +34,7 @@ class PaperTradeInline(ReadOnlyTabularInline):
 
 
 @admin.register(PaperOrder)
-class PaperOrderAdmin(ReadOnlyAdmin):
+class PaperOrderAdmin(PaperOnlyAdmin):
     list_display = (
         "exchange_order_id",
         "client_order_id",
@@ -41,7 +52,7 @@ class PaperOrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PaperTrade)
-class PaperTradeAdmin(ReadOnlyAdmin):
+class PaperTradeAdmin(PaperOnlyAdmin):
     list_display = ("trade_id", "order", "symbol", "side", "price", "amount", "fee", "fee_currency", "executed_at")
     list_filter = ("symbol", "side", ("executed_at", admin.DateFieldListFilter))
     search_fields = ("trade_id", "order__client_order_id", "order__exchange_order_id")

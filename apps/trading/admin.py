@@ -26,9 +26,9 @@ def _live_warning() -> list[str]:
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
+    # The venue is a filter and in the detail, not a column: the eleven operator columns fill 1280 px.
     list_display = (
         "time",
-        "venue",
         "symbol",
         "side",
         "type",
@@ -51,7 +51,10 @@ class OrderAdmin(ReadOnlyAdmin):
     fieldsets = (
         (None, {"fields": ("symbol", "side", "type", "status", "origin", "amount", "quote_amount", "price")}),
         ("Execution", {"fields": ("filled", "average_price", "cost", "fee", "fee_currency", "fees", "last_error")}),
-        ("Ids", {"fields": ("client_order_id", "exchange_order_id", "exchange", "intent", "decision", "position")}),
+        (
+            "Ids",
+            {"fields": ("venue", "client_order_id", "exchange_order_id", "exchange", "intent", "decision", "position")},
+        ),
         ("Times", {"fields": ("created_at", "submitted_at", "last_exchange_update_at", "updated_at")}),
     )
 

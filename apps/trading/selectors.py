@@ -105,22 +105,33 @@ def pnl_summary(
     )
 
 
-def orders_open(symbol: str | None = None):
-    """Orders still live on the exchange (submitted, open, partially filled, unknown), newest first."""
-    from apps.trading.models import LIVE_STATUSES, Order
+def orders_of(symbol: str | None = None, *, venue: str | None = None):
+    """The venue's orders (default: the mode's), newest first."""
+    from apps.trading.models import Order
 
-    qs = Order.objects.filter(status__in=LIVE_STATUSES).order_by("-created_at", "-id")
+    qs = Order.objects.filter(venue=venue or current_venue()).order_by("-created_at", "-id")
     return qs.filter(symbol=symbol) if symbol else qs
 
 
-def realized_pnl_by_day(*, days: int, now: datetime | None = None) -> list[tuple[datetime, Decimal]]:
+def orders_open(symbol: str | None = None, *, venue: str | None = None):
+    """The venue's orders still live on the exchange (submitted, open, partially filled, unknown), newest first."""
+    from apps.trading.models import LIVE_STATUSES
+
+    return orders_of(symbol, venue=venue).filter(status__in=LIVE_STATUSES)
+
+
+def realized_pnl_by_day(
+    *, days: int, now: datetime | None = None, venue: str | None = None
+) -> list[tuple[datetime, Decimal]]:
     """Realized PnL (quote, after fees) per UTC day for the last `days` days, oldest first, zero days included."""
     now = now or timezone.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=days - 1)
     totals: dict[datetime, Decimal] = {start + timedelta(days=i): Decimal(0) for i in range(days)}
-    rows = Position.objects.filter(status=Position.Status.CLOSED, closed_at__gte=start).values_list(
-        "closed_at", "realized_pnl"
+    rows = (
+        positions(venue)
+        .filter(status=Position.Status.CLOSED, closed_at__gte=start)
+        .values_list("closed_at", "realized_pnl")
     )
     for closed_at, pnl in rows:
         day = closed_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -129,11 +140,12 @@ def realized_pnl_by_day(*, days: int, now: datetime | None = None) -> list[tuple
     return sorted(totals.items())
 
 
-def fills_between(symbol: str, since: datetime, until: datetime | None = None):
-    """The symbol's fills (with their order) executed in a window, oldest first: entries and exits on a chart."""
+def fills_between(symbol: str, since: datetime, until: datetime | None = None, *, venue: str | None = None):
+    """The venue's fills of a symbol (with their order) in a window, oldest first: entries and exits on a chart."""
     from apps.trading.models import Fill
 
-    qs = Fill.objects.filter(symbol=symbol, executed_at__gte=since).select_related("order")
+    qs = Fill.objects.filter(venue=venue or current_venue(), symbol=symbol, executed_at__gte=since)
+    qs = qs.select_related("order")
     if until is not None:
         qs = qs.filter(executed_at__lte=until)
     return qs.order_by("executed_at", "id")

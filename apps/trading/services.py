@@ -488,7 +488,15 @@ def _position_for(order: Order, when: datetime) -> Position | None:
         .first()
     )
     if position is None and order.side == Side.BUY:
-        position = Position.objects.create(venue=order.venue, symbol=order.symbol, opened_at=when)
+        try:
+            with transaction.atomic():  # a savepoint: the unique index may refuse this row
+                position = Position.objects.create(venue=order.venue, symbol=order.symbol, opened_at=when)
+        except IntegrityError:
+            # Another first buy of this venue and symbol opened the position at the same moment; PostgreSQL
+            # refused ours only once that transaction had committed, so the row is there to lock and join.
+            position = Position.objects.select_for_update().get(
+                venue=order.venue, symbol=order.symbol, status=Position.Status.OPEN
+            )
     return position
 
 

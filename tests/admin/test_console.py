@@ -128,3 +128,51 @@ def test_api_token_created_in_admin_is_shown_once_and_stored_hashed(console):
     token = ApiToken.objects.get(name="grafana")
     assert raw.startswith("tb_") and token.token_hash == hash_token(raw)
     assert raw not in token.token_hash
+
+
+def test_paper_mode_shows_the_green_paper_banner_and_the_paper_account(console, settings):
+    settings.MODE = "paper"
+    page = console.get(reverse("admin:index")).content.decode()
+    assert 'class="tb-banner tb-banner-paper"' in page and "PAPER" in page
+    assert "Paper account balances" in page
+
+
+def test_paper_tables_are_hidden_in_live_mode(console, operator, settings, rf):
+    """Issue 14: in live the paper account's tables would read as the real account."""
+    from apps.exchange.models import PaperBalance
+
+    assert console.get(reverse("admin:exchange_paperbalance_changelist")).status_code == 200
+    request = rf.get("/admin/")
+    request.user = operator
+    paper_admin = admin.site._registry[PaperBalance]
+    settings.MODE = "live"
+    assert not paper_admin.has_module_permission(request) and not paper_admin.has_view_permission(request)
+
+
+def test_a_post_without_the_confirmation_shows_the_page_and_changes_nothing(console):
+    """Issue 14, item 4: pause says what will happen first; only "Yes" (post=yes) acts."""
+    page = console.post(reverse("admin:trading-pause")).content.decode()
+    assert "no new entry order is sent" in page and 'name="post" value="yes"' in page
+    assert not TradingSwitch.get().halted
+
+
+def test_an_exit_that_is_no_longer_armed_cannot_be_edited(console, books, operator_actor):
+    from apps.exits.services import ExitNotEditable, exit_levels_set
+
+    exit_ = ProtectiveExit.objects.get(status="armed")
+    moved = exit_levels_set(
+        exit_id=exit_.pk, stop_loss=Decimal("48000"), take_profit=Decimal("55000"), actor=operator_actor
+    )
+    assert moved.stop_loss_price == Decimal("48000")
+    assert AuditLog.objects.filter(action="exit.edit", actor_label="operator").exists()
+    with pytest.raises(ExitNotEditable):
+        exit_levels_set(
+            exit_id=exit_.pk, stop_loss=Decimal("56000"), take_profit=Decimal("55000"), actor=operator_actor
+        )
+    ProtectiveExit.objects.filter(pk=exit_.pk).update(status="cancelled")
+    with pytest.raises(ExitNotEditable):
+        exit_levels_set(
+            exit_id=exit_.pk, stop_loss=Decimal("47000"), take_profit=Decimal("55000"), actor=operator_actor
+        )
+    page = console.get(reverse("admin:exits_protectiveexit_change", args=[exit_.pk])).content.decode()
+    assert "View protective exit" in page and 'name="_save"' not in page

@@ -25,6 +25,12 @@ D = Decimal
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _live_books(settings):
+    """GateBroker is the live venue: orders these tests create and send are live books (apps.trading.venues)."""
+    settings.MODE = "live"
+
+
 @pytest.fixture
 def strict():
     sim = make_sim(rate_limit=100_000)

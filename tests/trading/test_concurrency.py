@@ -58,3 +58,31 @@ def test_two_callers_holding_the_same_copy_race_and_exactly_one_wins(make_order,
     assert Order.objects.get(pk=order.pk).status == wins[0].status
     actions = AuditLog.objects.filter(object_id=str(order.pk)).values_list("action", flat=True)
     assert list(actions).count("order.transition_refused") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_buys_filling_at_once_share_one_position(make_order, require_postgres):
+    """The partial unique index allows one open position per venue and symbol: two first buys whose fills
+    arrive at the same moment must both land in it, not fail the second fill with an IntegrityError."""
+    from django.utils import timezone
+
+    from apps.trading.models import Position
+
+    orders = [make_order(amount=Decimal("0.01"), client_order_id=f"t-race-{i}") for i in range(2)]
+    for order in orders:
+        order_transition(order_id=order.pk, to=OrderStatus.SUBMITTED)
+        order_transition(order_id=order.pk, to=OrderStatus.OPEN)
+    now = timezone.now()
+
+    results = race(
+        2,
+        lambda i: fill_apply(
+            order=orders[i],
+            report=FillReport(trade_id=f"R{i}", price=Decimal("50000"), amount=Decimal("0.01"), executed_at=now),
+        ),
+    )
+
+    assert all(isinstance(r, Fill) for r in results), results
+    open_positions = Position.objects.filter(symbol="BTC/USDT", status=Position.Status.OPEN)
+    assert open_positions.count() == 1
+    assert Fill.objects.filter(order__position=open_positions.get()).count() == 2

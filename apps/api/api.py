@@ -8,7 +8,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from apps.api import errors
-from apps.api.endpoints import operations, orders, positions, signals
+from apps.api.endpoints import operations, orders, positions, reports, signals
 
 api = NinjaAPI(
     title="tradebot API",
@@ -21,5 +21,5 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 errors.install(api)
-for module in (signals, orders, positions, operations):
+for module in (signals, orders, positions, operations, reports):
     api.add_router("/", module.router)

@@ -132,6 +132,7 @@ ALERT_CHANNELS = ("telegram",)
 TELEGRAM_COMMAND_NAMES = (
     "help", "status", "health", "eval", "why", "profit", "positions", "test", "metrics", "exits",
     "pause", "resume", "close",
+    "balance", "daily", "weekly", "monthly", "performance", "trades", "version", "closeall",
 )  # fmt: skip
 TELEGRAM_COMMAND_OUTCOMES = ("ok", "usage", "not_available", "error")
 API_AUTH_REASONS = ("missing", "malformed", "unknown", "revoked", "scope")

@@ -1,4 +1,4 @@
-"""Operator actions from Telegram (/pause, /resume, /close): asked, confirmed with a button, then executed.
+"""Operator actions from Telegram (/pause, /resume, /close, /closeall): asked, confirmed with a button, then executed.
 
 `confirmation_request` stores what was asked; `confirmation_decide` claims it exactly once for the chat and
 user that asked, within CONFIRMATION_TTL, and runs the same use case the admin and the API run.
@@ -24,7 +24,7 @@ from apps.telegram_bot.usecases import NotAvailable, broker_get, use_case
 logger = logging.getLogger(__name__)
 
 CONFIRMATION_TTL = timedelta(minutes=2)
-ACTIONS = ("pause", "resume", "close")
+ACTIONS = ("pause", "resume", "close", "closeall")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,19 @@ def close_preview(position_id: int) -> str:
         raise UsageError(f"position #{position_id} is already {position.status}")
     amount, entry = num(position.amount), num(position.average_entry_price)
     return f"Close position #{position.pk} {position.symbol} {amount} @ {entry} at market?"
+
+
+def closeall_preview() -> str | None:
+    """Describe every open position /closeall would close; None when there is none."""
+    from apps.trading.selectors import positions_open
+
+    use_case("apps.exits.services", "position_close", "closing positions")  # fail before asking
+    positions = list(positions_open().order_by("symbol", "id"))
+    if not positions:
+        return None
+    listed = ", ".join(f"#{p.pk} {p.symbol} {num(p.amount)}" for p in positions[:20])
+    more = f" and {len(positions) - 20} more" if len(positions) > 20 else ""
+    return f"Close all {len(positions)} open positions at market? {listed}{more}"
 
 
 def confirmation_request(*, action: str, argument: str, chat_id: int, user_id: int | None) -> Confirmation:
@@ -109,7 +122,29 @@ def _execute(confirmation: Confirmation, actor: Actor) -> str:
 
         trading_resume(actor=actor, reason=confirmation.argument or "resumed from Telegram")
         return f"▶️ Kill switch off. {trading_status().why}"
+    if confirmation.action == "closeall":
+        return _close_all(actor)
     return _close(int(confirmation.argument), actor)
+
+
+def _close_all(actor: Actor) -> str:
+    """Close every position open now, one by one through the same use case as /close; one failure does not
+    stop the others, and each is reported."""
+    from apps.trading.selectors import positions_open
+
+    ids = list(positions_open().order_by("symbol", "id").values_list("pk", flat=True))
+    if not ids:
+        return "No open positions to close."
+    lines = [f"Closing all {len(ids)} open positions"]
+    for position_id in ids:
+        try:
+            lines.append(_close(position_id, actor))
+        except NotAvailable:
+            raise
+        except Exception as exc:
+            logger.exception("telegram closeall: position %s failed", position_id)
+            lines.append(f"#{position_id} failed: {type(exc).__name__}: {str(exc)[:150]}")
+    return "\n".join(lines)[:4000]
 
 
 def _close(position_id: int, actor: Actor) -> str:

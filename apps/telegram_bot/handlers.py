@@ -25,8 +25,13 @@ from telegram.ext import (
 from apps.audit.actors import Actor
 from apps.audit.services import audit_record
 from apps.common.redact import redact_text
-from apps.telegram_bot import parsing, replies
-from apps.telegram_bot.confirmations import close_preview, confirmation_decide, confirmation_request
+from apps.telegram_bot import parsing, replies, reports
+from apps.telegram_bot.confirmations import (
+    close_preview,
+    closeall_preview,
+    confirmation_decide,
+    confirmation_request,
+)
 from apps.telegram_bot.metrics import metric_inc
 from apps.telegram_bot.parsing import USAGE, UsageError
 from apps.telegram_bot.usecases import NotAvailable
@@ -248,6 +253,57 @@ async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await _ask(update, "close", str(position_id), question)
 
 
+@command("closeall")
+async def closeall_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if await _trading_refused(update, "closeall"):
+        return
+    parsing.no_args(context.args)
+    question = await run_sync(closeall_preview)
+    if question is None:
+        await _reply(update, "No open positions to close.")
+        return
+    await _ask(update, "closeall", "", question)
+
+
+@command("balance")
+async def balance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parsing.no_args(context.args)
+    await _reply(update, await run_sync(reports.balance_text))
+
+
+def _period_command(name: str, period: str) -> Handler:
+    @command(name)
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        count, zone = parsing.period_args(context.args, name)
+        await _reply(update, await run_sync(reports.period_text, period, count, zone))
+
+    handler.__name__ = f"{name}_command"
+    return handler
+
+
+daily_command = _period_command("daily", "day")
+weekly_command = _period_command("weekly", "week")
+monthly_command = _period_command("monthly", "month")
+
+
+@command("performance")
+async def performance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parsing.no_args(context.args)
+    await _reply(update, await run_sync(reports.performance_text))
+
+
+@command("trades")
+async def trades_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    count = parsing.trades_count(context.args)
+    await _reply(update, await run_sync(reports.trades_text, count))
+
+
+@command("version")
+async def version_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parsing.no_args(context.args)
+    await _reply(update, reports.version_text())
+
+
 async def confirmation_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     parts = str(query.data or "").split(":")
@@ -310,6 +366,14 @@ COMMANDS: dict[str, Handler] = {
     "pause": pause_command,
     "resume": resume_command,
     "close": close_command,
+    "closeall": closeall_command,
+    "balance": balance_command,
+    "daily": daily_command,
+    "weekly": weekly_command,
+    "monthly": monthly_command,
+    "performance": performance_command,
+    "trades": trades_command,
+    "version": version_command,
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
 
 from tradebot.config import SYMBOL_RE, TIMEFRAMES
@@ -22,7 +24,18 @@ USAGE = {
     "pause": "/pause [REASON]",
     "resume": "/resume [REASON]",
     "close": "/close POSITION_ID — e.g. /close 12",
+    "balance": "/balance",
+    "daily": "/daily [N] [TIME_ZONE] — e.g. /daily 7 Europe/Berlin",
+    "weekly": "/weekly [N] [TIME_ZONE] — e.g. /weekly 8",
+    "monthly": "/monthly [N] [TIME_ZONE] — e.g. /monthly 6 UTC",
+    "performance": "/performance",
+    "trades": "/trades [N] — e.g. /trades 10",
+    "version": "/version",
+    "closeall": "/closeall",
 }
+
+PERIOD_DEFAULTS = {"daily": 7, "weekly": 8, "monthly": 6}  # as Freqtrade's commands
+PERIOD_MAX, TRADES_DEFAULT, TRADES_MAX = 60, 10, 50
 
 
 class UsageError(ValueError):
@@ -89,3 +102,33 @@ def position_id(args: list[str]) -> int:
 
 def reason(args: list[str], default: str) -> str:
     return " ".join(args).strip()[:200] or default
+
+
+def count_parse(text: str, maximum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"N must be a whole number from 1 to {maximum}") from None
+    if not 1 <= value <= maximum:
+        raise UsageError(f"N must be a whole number from 1 to {maximum}")
+    return value
+
+
+def period_args(args: list[str], command: str) -> tuple[int, str | None]:
+    """[N] [TIME_ZONE]: how many periods (default as Freqtrade) and the IANA zone (default UTC)."""
+    if len(args) > 2:
+        raise UsageError("too many arguments")
+    count = count_parse(args[0], PERIOD_MAX) if args else PERIOD_DEFAULTS[command]
+    zone = args[1] if len(args) > 1 else None
+    if zone is not None:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory
+            raise UsageError(f"unknown time zone {zone!r} (an IANA name such as Europe/Berlin)") from None
+    return count, zone
+
+
+def trades_count(args: list[str]) -> int:
+    if len(args) > 1:
+        raise UsageError("at most one N")
+    return count_parse(args[0], TRADES_MAX) if args else TRADES_DEFAULT

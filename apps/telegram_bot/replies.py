@@ -28,7 +28,13 @@ HELP = """tradebot commands
 /exits — protective exits (stop-loss / take-profit)
 /metrics — key figures of the last 24 hours
 /test — smoke test: database, exchange, Redis, Celery
-Operators (trading chats): /pause [REASON], /resume [REASON], /close POSITION_ID — each asks for confirmation."""
+/balance — balances per currency and their value in the quote currency
+/daily [N] [TZ], /weekly [N] [TZ], /monthly [N] [TZ] — realized PnL per day / week / month (TZ e.g. Europe/Berlin)
+/performance — trades, win rate and PnL per pair, entry rule and exit reason
+/trades [N] — the last closed trades: entry, exit, PnL, fees
+/version — tradebot version and mode
+Operators (trading chats): /pause [REASON], /resume [REASON], /close POSITION_ID, /closeall —
+each asks for confirmation."""
 
 
 def num(value: Decimal | float | int | None, places: int | None = None) -> str:

@@ -1,0 +1,111 @@
+"""CSV export of trades, fills and orders, streamed: rows are read with `.iterator()` and written one at a
+time, so an export of any size never sits in memory (the API and the admin both stream these lines)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.reports.selectors import ReportInputError, _chunks, positions_closed, trade_rows
+from apps.trading.models import Fill, Order
+from apps.trading.venues import current_venue
+
+CHUNK = 2000
+
+
+class _Line:
+    """A file-like object for csv.writer that hands back the line instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}" if value else "0"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return ";".join(f"{k}={v}" for k, v in sorted(value.items()))
+    return value
+
+
+FILL_COLUMNS = (
+    "id", "exchange", "exchange_trade_id", "order_id", "order__client_order_id", "symbol", "side", "price",
+    "amount", "cost", "fee", "fee_currency", "is_maker", "executed_at",
+)  # fmt: skip
+ORDER_COLUMNS = (
+    "id", "client_order_id", "exchange", "exchange_order_id", "symbol", "side", "type", "status", "origin",
+    "amount", "quote_amount", "price", "filled", "average_price", "cost", "fee", "fee_currency", "fees",
+    "position_id", "decision_id", "created_at", "submitted_at", "last_error",
+)  # fmt: skip
+TRADE_COLUMNS = (
+    "position_id", "symbol", "opened_at", "closed_at", "amount", "entry_price", "exit_price", "cost", "proceeds",
+    "fees_quote", "realized_pnl", "entry_rule", "exit_reason",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Filters:
+    symbol: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _window(qs: QuerySet, field: str, filters: Filters) -> QuerySet:
+    qs = qs.filter(venue=current_venue())  # the mode's books: paper and live never mix
+    if filters.symbol:
+        qs = qs.filter(symbol=filters.symbol)
+    if filters.since is not None:
+        qs = qs.filter(**{f"{field}__gte": filters.since})
+    if filters.until is not None:
+        qs = qs.filter(**{f"{field}__lt": filters.until})
+    return qs
+
+
+def _fills(filters: Filters) -> Iterator[tuple]:
+    qs = _window(Fill.objects.order_by("executed_at", "id"), "executed_at", filters)
+    return qs.values_list(*FILL_COLUMNS).iterator(chunk_size=CHUNK)
+
+
+def _orders(filters: Filters) -> Iterator[tuple]:
+    qs = _window(Order.objects.order_by("created_at", "id"), "created_at", filters)
+    return qs.values_list(*ORDER_COLUMNS).iterator(chunk_size=CHUNK)
+
+
+def _trades(filters: Filters) -> Iterator[tuple]:
+    qs = _window(positions_closed().order_by("closed_at", "id"), "closed_at", filters)
+    for chunk in _chunks(qs, CHUNK):
+        for row in trade_rows(chunk):
+            yield tuple(getattr(row, c) for c in TRADE_COLUMNS)
+
+
+EXPORTS: dict[str, tuple[tuple[str, ...], Callable[[Filters], Iterator[tuple]]]] = {
+    "trades": (TRADE_COLUMNS, _trades),
+    "fills": (tuple(c.replace("order__", "order_") for c in FILL_COLUMNS), _fills),
+    "orders": (ORDER_COLUMNS, _orders),
+}
+
+
+def export_csv_lines(*, kind: str, filters: Filters | None = None) -> Iterator[str]:
+    """The header, then one CSV line per trade (closed position), fill or order, oldest first."""
+    if kind not in EXPORTS:
+        raise ReportInputError(f"export must be one of {', '.join(EXPORTS)}")
+    columns, rows = EXPORTS[kind]
+    writer = csv.writer(_Line())
+    source = rows(filters or Filters())  # built before the first line, so a bad filter fails before streaming
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(columns)
+        for row in source:
+            yield writer.writerow([_cell(v) for v in row])
+
+    return lines()

@@ -87,6 +87,7 @@ RISK_RULES = (
     "breaker_open",
     "unresolved_discrepancies",
     "consecutive_losses",
+    "entry_in_flight",
     "max_positions",
     "max_drawdown",
     "position_size",

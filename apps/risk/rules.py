@@ -18,7 +18,7 @@ from apps.exchange.broker import Broker
 from apps.exchange.gateio import round_down
 from apps.exchange.types import Market
 from apps.risk.selectors import Equity, Limits, equity_current, trading_status
-from apps.trading.models import Position
+from apps.trading.models import LIVE_STATUSES, Order, OrderStatus, Position, Side
 from apps.trading.selectors import positions, positions_open
 from apps.trading.venues import current_venue, venue_of
 
@@ -240,6 +240,30 @@ class MaxOpenPositions(Rule):
         )
 
 
+class EntryInFlight(Rule):
+    """One entry at a time per symbol: while an earlier buy of the symbol is still on its way (new, sent, open,
+    partly filled or of unknown outcome), a new signal entry would double it — a cycle re-run after a crash or
+    on the next candle must wait for that order to end. Orders sized by their sender (the API) are idempotent
+    by client id instead, and may rest several limit orders."""
+
+    name = "entry_in_flight"
+
+    def check(self, ctx: RiskContext) -> RiskBlock | None:
+        if ctx.requested is not None:
+            return None
+        pending = list(
+            Order.objects.filter(
+                venue=ctx.venue,
+                symbol=ctx.symbol,
+                side=Side.BUY,
+                status__in=[OrderStatus.NEW, *LIVE_STATUSES],
+            ).values_list("pk", flat=True)[:5]
+        )
+        if not pending:
+            return None
+        return self.block(f"an entry order for {ctx.symbol} is still in flight (order {pending[0]})", orders=pending)
+
+
 class MaxDrawdown(Rule):
     """Equity down MAX_DRAWDOWN_PCT or more from its peak: the kill switch goes on (see `drawdown_update`)."""
 
@@ -341,13 +365,17 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     BreakerOpen(),
     UnresolvedDiscrepancies(),
     ConsecutiveLosses(),
+    EntryInFlight(),
     MaxOpenPositions(),
     MaxDrawdown(),
     PositionSize(),
 )
 
 # MODE=backtest replays entries with a simulated broker and clock: the live gate (which never lets a backtest
-# send orders), the live circuit breaker and the live reconciliation state do not apply to it.
+# send orders), the live circuit breaker, the live reconciliation state and the live order books do not apply
+# to it (its engine enters only when flat).
 BACKTEST_RULES: tuple[Rule, ...] = tuple(
-    rule for rule in DEFAULT_RULES if not isinstance(rule, TradingGate | BreakerOpen | UnresolvedDiscrepancies)
+    rule
+    for rule in DEFAULT_RULES
+    if not isinstance(rule, TradingGate | BreakerOpen | UnresolvedDiscrepancies | EntryInFlight)
 )

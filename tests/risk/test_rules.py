@@ -262,3 +262,22 @@ def test_discrepancy_on_another_symbol_or_resolved_allows(broker):
     discrepancy("ETH/USDT")
     discrepancy("BTC/USDT", resolved=True)
     assert check(broker).allowed
+
+
+def test_an_entry_order_still_in_flight_blocks_the_next_signal_entry(broker, make_order):
+    """A cycle re-run after a worker crash (or on the next candle) while the first entry is still open, sent
+    or of unknown outcome must not send a second entry for the same symbol (tests/e2e/test_worker_crash.py saw
+    two signal orders when the restarted cycle crossed into the next candle)."""
+    from apps.trading.models import OrderStatus
+    from apps.trading.services import order_transition
+
+    order = make_order(symbol="BTC/USDT", side="buy")
+    for status in (OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.OPEN):
+        if status != OrderStatus.NEW:
+            order_transition(order_id=order.pk, to=status)
+        result = check(broker)
+        assert not result.allowed and result.rule == "entry_in_flight", status
+    assert check(broker, symbol="ETH/USDT").rule != "entry_in_flight"  # another symbol is not held up
+
+    order_transition(order_id=order.pk, to=OrderStatus.CANCELLED)
+    assert check(broker).allowed

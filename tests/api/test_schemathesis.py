@@ -82,7 +82,7 @@ def test_api_call_sequences_conform_to_its_schema(
     Workflow.run(
         settings=settings(
             max_examples=30,
-            stateful_step_count=6,
+            stateful_step_count=10,
             deadline=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),

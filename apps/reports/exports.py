@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from apps.trading.models import Fill, Order
 from apps.trading.venues import current_venue
 
 CHUNK = 2000
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class _Line:
@@ -95,16 +96,33 @@ EXPORTS: dict[str, tuple[tuple[str, ...], Callable[[Filters], Iterator[tuple]]]]
 }
 
 
+def _in_range(value: datetime) -> bool:
+    try:
+        return EARLIEST <= value.astimezone(UTC) < LATEST
+    except (OverflowError, ValueError):  # year 1 at UTC+1 is before datetime.min in UTC
+        return False
+
+
 def export_csv_lines(*, kind: str, filters: Filters | None = None) -> Iterator[str]:
     """The header, then one CSV line per trade (closed position), fill or order, oldest first."""
     if kind not in EXPORTS:
         raise ReportInputError(f"export must be one of {', '.join(EXPORTS)}")
+    filters = filters or Filters()
+    for name in ("since", "until"):
+        value = getattr(filters, name)
+        if value is not None and not _in_range(value):
+            raise ReportInputError(f"{name} must be between {EARLIEST:%Y} and {LATEST:%Y}")
     columns, rows = EXPORTS[kind]
     writer = csv.writer(_Line())
-    source = rows(filters or Filters())  # built before the first line, so a bad filter fails before streaming
+    source = rows(filters)
+    # The first row is read now, so a database failure is an error answer, not a 200 cut short mid-stream.
+    first = next(source, None)
 
     def lines() -> Iterator[str]:
         yield writer.writerow(columns)
+        if first is None:
+            return
+        yield writer.writerow([_cell(v) for v in first])
         for row in source:
             yield writer.writerow([_cell(v) for v in row])
 

@@ -104,6 +104,9 @@ def test_csv_export_of_trades_fills_and_orders(reader, trades):
     since = (T0 - timedelta(hours=3)).isoformat()
     assert len(_csv(reader.get("/api/exports/fills.csv", {"since": since}))) == 2
     assert reader.get("/api/exports/positions.csv").status_code in (404, 422)
+    for far in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        answer = reader.get("/api/exports/fills.csv", {"since": far})
+        assert answer.status_code == 422 and "since must be between" in answer.json()["detail"]
 
 
 @pytest.mark.slow

@@ -211,7 +211,8 @@ def export_csv(
     """Oldest first; `since` / `until` bound the execution (fills), creation (orders) or close (trades) time.
     The rows are read in chunks and streamed, so an export of any size never sits in memory."""
     symbol = symbol.upper().replace("_", "/") if symbol else None
-    lines = exports.export_csv_lines(kind=kind, filters=exports.Filters(symbol=symbol, since=since, until=until))
+    filters = exports.Filters(symbol=symbol, since=since, until=until)
+    lines = _input(exports.export_csv_lines, kind=kind, filters=filters)
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="tradebot-{kind}.csv"'
     return response

@@ -292,3 +292,13 @@ class BacktestOut(Schema):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+def links_from_id(codes: tuple[int, ...], **targets: tuple[str, str, str]) -> dict[str, Any]:
+    """OpenAPI links for an answer carrying an id: what a client (or schemathesis's stateful phase) can call
+    next with it. Each target is (operationId, path parameter, JSON pointer into the answer's body)."""
+    links = {
+        name: {"operationId": operation, "parameters": {parameter: f"$response.body#{pointer}"}}
+        for name, (operation, parameter, pointer) in targets.items()
+    }
+    return {"responses": {code: {"links": links} for code in codes}}  # int keys, as django-ninja keeps them

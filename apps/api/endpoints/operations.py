@@ -21,6 +21,7 @@ from apps.api.schemas import (
     SweepIn,
     SweepOut,
     TradingStatusOut,
+    links_from_id,
 )
 
 router = Router(tags=["operations"])
@@ -113,7 +114,15 @@ def backtest_out(run: Any) -> dict[str, Any]:
     return {name: getattr(run, name) for name in fields + more}
 
 
-@router.post("/backtests", response={202: BacktestOut, **TRADE_ERRORS}, auth=trade_auth, summary="Start a backtest")
+@router.post(
+    "/backtests",
+    response={202: BacktestOut, **TRADE_ERRORS},
+    auth=trade_auth,
+    summary="Start a backtest",
+    openapi_extra=links_from_id(
+        (202,), GetBacktest=("apps_api_endpoints_operations_backtest_get", "backtest_id", "/id")
+    ),
+)
 def backtest_start(request: HttpRequest, payload: BacktestIn):
     """Queue a backtest over the exchange's history from `since` to `until`; poll GET /api/backtests/{id}."""
     from apps.backtest.services import backtest_enqueue
@@ -129,7 +138,13 @@ def backtest_start(request: HttpRequest, payload: BacktestIn):
     return Status(202, backtest_out(run))
 
 
-@router.post("/backtests/sweeps", response={202: SweepOut, **TRADE_ERRORS}, auth=trade_auth, summary="Start a sweep")
+@router.post(
+    "/backtests/sweeps",
+    response={202: SweepOut, **TRADE_ERRORS},
+    auth=trade_auth,
+    summary="Start a sweep",
+    openapi_extra=links_from_id((202,), GetSweep=("apps_api_endpoints_operations_sweep_get", "sweep_id", "/id")),
+)
 def sweep_start(request: HttpRequest, payload: SweepIn):
     """Queue a sweep over the exchange's history: every combination of `grid` as its own backtest on the
     workers, ranked by `rank_by`; poll GET /api/backtests/sweeps/{id}. The same request resumes its sweep."""

@@ -11,7 +11,17 @@ from ninja import Path, Query, Router, Status
 from apps.api.auth import actor_of, read_auth, trade_auth
 from apps.api.endpoints.common import ID_MAX, READ_ERRORS, TRADE_ERRORS, PageParams, broker, paginate
 from apps.api.errors import Conflict, Unavailable, use_case
-from apps.api.schemas import ORDER_STATUSES, SYMBOL_PATTERN, VENUES, ErrorOut, OrderIn, OrderOut, OrderPage, dec
+from apps.api.schemas import (
+    ORDER_STATUSES,
+    SYMBOL_PATTERN,
+    VENUES,
+    ErrorOut,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    dec,
+    links_from_id,
+)
 from apps.trading.models import Order
 
 router = Router(tags=["orders"])
@@ -77,6 +87,12 @@ def order_detail(request: HttpRequest, order_id: int = Path(..., ge=1, le=ID_MAX
     "/orders",
     response={200: OrderOut, 201: OrderOut, 202: OrderOut, **TRADE_ERRORS},
     auth=trade_auth,
+    openapi_extra=links_from_id(
+        (200, 201, 202),
+        GetOrder=("apps_api_endpoints_orders_order_detail", "order_id", "/id"),
+        CancelOrder=("apps_api_endpoints_orders_order_cancel", "order_id", "/id"),
+        ClosePosition=("apps_api_endpoints_positions_position_close", "position_id", "/position_id"),
+    ),
     summary="Place an order (risk-checked, create and submit); safe to retry with the same client_order_id",
     description="201: a new order. 200: an order with this client_order_id already exists (a retry): that "
     "order. 202: the outcome is not known yet (status `unknown` or `submitted`); reconciliation settles it. "

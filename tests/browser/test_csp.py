@@ -5,14 +5,12 @@ Content-Security-Policy with no violation, and /api/docs renders with every requ
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop in this thread
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "operator-pass-123"
 LOCAL_HOSTS = {"localhost", "127.0.0.1"}
 # Collected in the page: every CSP violation the browser reports (an init script is not subject to the CSP).
@@ -21,22 +19,6 @@ document.addEventListener('securitypolicyviolation',
     e => window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"""
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from tests.conftest import _need
-
-    if not Path(CHROMIUM).exists():
-        _need(f"chromium not found at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
 
 
 class Watched:
@@ -79,11 +61,11 @@ def operator_user(django_user_model):
 
 
 @pytest.fixture
-def watched(chromium, live_server):
+def watched(browser, live_server):
     pages: list[Watched] = []
 
     def make(**kwargs) -> Watched:
-        page = Watched(chromium, live_server.url, **kwargs)
+        page = Watched(browser, live_server.url, **kwargs)  # `browser`: tests/browser/conftest.py
         pages.append(page)
         return page
 

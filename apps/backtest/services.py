@@ -117,6 +117,22 @@ def history_broker() -> Broker:
         return GateBroker.from_settings()
 
 
+def exchange_series(
+    *, broker: Broker, symbol: str, timeframe: str, since: datetime, until: datetime
+) -> CandleSeries | list[Candle]:
+    """The exchange's history for a run or a sweep: paged from Gate.io, kept in the on-disk cache."""
+    return series_from_exchange(
+        broker,
+        symbol=symbol,
+        timeframe=timeframe,
+        since=since,
+        until=until,
+        span=timeframe_delta(timeframe),
+        now=timezone.now(),
+        cache_dir=history_dir(),
+    )
+
+
 def _downsample(curve: Sequence[tuple[datetime, Decimal]]) -> list[list[str]]:
     step = max(1, -(-len(curve) // MAX_CURVE_POINTS))
     indices = list(range(0, len(curve), step))
@@ -140,15 +156,8 @@ def _execute(
     try:
         if candles is None:
             broker = broker or history_broker()
-            candles = series_from_exchange(
-                broker,
-                symbol=run.symbol,
-                timeframe=run.timeframe,
-                since=run.since,
-                until=run.until,
-                span=timeframe_delta(run.timeframe),
-                now=timezone.now(),
-                cache_dir=history_dir(),
+            candles = exchange_series(
+                broker=broker, symbol=run.symbol, timeframe=run.timeframe, since=run.since, until=run.until
             )
         if market is None:
             market = broker.market(run.symbol) if broker is not None else default_market(run.symbol, candles)

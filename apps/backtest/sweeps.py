@@ -36,7 +36,7 @@ from apps.audit.actors import Actor
 from apps.audit.services import audit_record
 from apps.backtest.engine import run_backtest
 from apps.backtest.features import SeriesFeatures, series_features
-from apps.backtest.history import CandleDataError, series_from_exchange, series_from_file
+from apps.backtest.history import CandleDataError, series_from_file
 from apps.backtest.models import BacktestRun, BacktestSweep
 from apps.backtest.params import BacktestParams, ParameterError, parameter_names
 from apps.backtest.series import CandleSeries
@@ -46,6 +46,7 @@ from apps.backtest.services import (
     clean_params,
     clean_request,
     default_market,
+    exchange_series,
     history_broker,
     history_dir,
     store_result,
@@ -54,7 +55,6 @@ from apps.exchange.broker import Broker
 from apps.exchange.types import Market
 from apps.risk.selectors import risk_limits
 from apps.signals.build import REQUIRED_CANDLES
-from apps.signals.services import timeframe_delta
 
 log = logging.getLogger(__name__)
 Status = BacktestRun.Status
@@ -228,15 +228,8 @@ def _load(sweep: BacktestSweep, broker: Broker | None) -> tuple[CandleSeries, Ma
         market = None
     else:
         broker = broker or history_broker()
-        candles = series_from_exchange(
-            broker,
-            symbol=sweep.symbol,
-            timeframe=sweep.timeframe,
-            since=sweep.since,
-            until=sweep.until,
-            span=timeframe_delta(sweep.timeframe),
-            now=timezone.now(),
-            cache_dir=history_dir(),
+        candles = exchange_series(
+            broker=broker, symbol=sweep.symbol, timeframe=sweep.timeframe, since=sweep.since, until=sweep.until
         )
         market = broker.market(sweep.symbol)
     if not isinstance(candles, CandleSeries):

@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.scenario import SIM_KEY, SIM_SECRET, SYMBOLS, start_exchange, trading_history
+from tests.browser.scenario import live_on_simulator, trading_history
 
 
 @pytest.fixture
 def exchange(settings):
-    from apps.exchange.services import reset_broker
-
-    exchange = start_exchange()
-    settings.MODE = "live"
-    settings.GATEIO_API_URL = exchange.url
-    settings.GATEIO_API_KEY, settings.GATEIO_API_SECRET = SIM_KEY, SIM_SECRET
-    settings.SYMBOLS = SYMBOLS
-    settings.TIMEFRAME = "1m"
-    reset_broker()
-    yield exchange
-    reset_broker()
-    exchange.stop()
+    with live_on_simulator(settings) as exchange:
+        yield exchange
 
 
 @pytest.fixture

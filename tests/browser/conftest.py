@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.scenario import SIM_KEY, SIM_SECRET, SYMBOLS, start_exchange, trading_history
+from tests.browser.scenario import live_on_simulator, trading_history
 
 # Playwright's sync API runs an asyncio loop in this thread; the ORM calls the tests make around it are plain
 # synchronous code (Playwright's own documentation for Django gives this setting).
@@ -52,18 +52,8 @@ def browser():
 
 @pytest.fixture
 def exchange(settings, tmp_path):
-    from apps.exchange.services import reset_broker
-
-    exchange = start_exchange()
-    settings.MODE = "live"
-    settings.GATEIO_API_URL = exchange.url
-    settings.GATEIO_API_KEY, settings.GATEIO_API_SECRET = SIM_KEY, SIM_SECRET
-    settings.SYMBOLS = SYMBOLS
-    settings.TIMEFRAME = "1m"
-    reset_broker()
-    yield exchange
-    reset_broker()
-    exchange.stop()
+    with live_on_simulator(settings) as exchange:
+        yield exchange
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ the whole history lies within the last minute or two."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +19,7 @@ from django.utils import timezone
 from apps.audit.actors import SYSTEM
 from apps.exchange.ccxt_broker import GateBroker
 from apps.exchange.limiter import Budget, FileWindow, RateLimiter
-from apps.exchange.services import order_submit
+from apps.exchange.services import order_submit, reset_broker
 from apps.exchange.simulator import ExchangeSimulator, SimulatorServer
 from apps.exits.services import exits_check, position_close
 from apps.signals.services import evaluate
@@ -122,3 +124,20 @@ def trading_history(exchange: Exchange, folder: Path, *, rounds: int = 4, seed: 
         intent="scenario:resting",
     )
     order_submit(order=resting, broker=broker, actor=SYSTEM)
+
+
+@contextmanager
+def live_on_simulator(settings) -> Iterator[Exchange]:
+    """MODE=live with every REST call pointed at a fresh simulator (pytest-django's `settings`)."""
+    exchange = start_exchange()
+    settings.MODE = "live"
+    settings.GATEIO_API_URL = exchange.url
+    settings.GATEIO_API_KEY, settings.GATEIO_API_SECRET = SIM_KEY, SIM_SECRET
+    settings.SYMBOLS = SYMBOLS
+    settings.TIMEFRAME = "1m"
+    reset_broker()
+    try:
+        yield exchange
+    finally:
+        reset_broker()
+        exchange.stop()

@@ -109,7 +109,7 @@ def main() -> None:
     from apps.exchange.breaker import CircuitBreaker, DbStore, RedisStore
     from apps.exchange.ccxt_broker import GateBroker
     from apps.exchange.limiter import Budget, FileWindow, RateLimiter, RedisWindow
-    from apps.exchange.services import order_submit
+    from apps.trading.submission import order_submit
     from apps.trading.services import order_create
 
     # The simulator runs in its own process, so its work does not compete with ours for the GIL.

@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 [ -x .venv/bin/lint-imports ] || .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
-exec .venv/bin/lint-imports --config .importlinter "$@"
+exec .venv/bin/lint-imports .importlinter "$@"

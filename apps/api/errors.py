@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from apps.backtest.services import BacktestInputError
 from apps.common.redact import redact_text
+from apps.exchange import broker as b
+from apps.exchange.broker import ExchangeError
+from apps.monitoring import metrics
+from apps.signals.build import FeatureInputError
+from apps.signals.services import SignalInputError
+from apps.trading.services import OrderInputError
+from apps.trading.state import IllegalTransition
+from apps.trading.venues import WrongVenue
 from tradebot.logging_config import context_get
 
 log = logging.getLogger(__name__)
@@ -37,17 +46,6 @@ class Conflict(ApiError):
 
 class Unavailable(ApiError):
     status = 503
-
-
-def use_case(module: str, *names: str) -> Any:
-    """Import a colleague's use case lazily; a 503 naming it while it does not exist yet."""
-    try:
-        mod = importlib.import_module(module)
-        found = tuple(getattr(mod, name) for name in names)
-    except (ImportError, AttributeError) as exc:
-        log.warning("use case %s.%s unavailable: %s", module, "/".join(names), exc)
-        raise Unavailable(f"{module}.{', '.join(names)} is not available yet") from exc
-    return found[0] if len(found) == 1 else found
 
 
 def _json(api: NinjaAPI, request: HttpRequest, status: int, detail: str, **extra: Any) -> HttpResponse:
@@ -92,8 +90,6 @@ def install(api: NinjaAPI) -> None:
         return _json(api, request, 409, str(exc))
 
     def exchange_error(request: HttpRequest, exc: Exception) -> HttpResponse:
-        from apps.exchange import broker as b
-
         if isinstance(exc, b.CircuitOpen):
             return _json(api, request, 503, f"exchange circuit open: {exc}")
         if isinstance(exc, b.OutcomeUnknown):
@@ -111,10 +107,6 @@ def install(api: NinjaAPI) -> None:
         return _json(api, request, 500, "internal error", request_id=context_get("request_id"))
 
     def too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-        from django.conf import settings
-
-        from apps.monitoring import metrics
-
         metrics.REQUESTS_REFUSED.labels(reason="too_large").inc()
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return _json(api, request, 413, f"request body too large: at most {limit} bytes")
@@ -126,16 +118,13 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(Http404, not_found)
     api.add_exception_handler(ObjectDoesNotExist, not_found)
     api.add_exception_handler(HttpError, http_error)
-    for module, name, handler in (
-        ("apps.trading.services", "OrderInputError", input_error),
-        ("apps.signals.services", "SignalInputError", input_error),
-        ("apps.backtest.services", "BacktestInputError", input_error),
-        ("apps.signals.build", "FeatureInputError", feature_error),
-        ("apps.trading.state", "IllegalTransition", conflict),
-        ("apps.trading.venues", "WrongVenue", conflict),
-        ("apps.exchange.broker", "ExchangeError", exchange_error),
+    for error, handler in (
+        (OrderInputError, input_error),
+        (SignalInputError, input_error),
+        (BacktestInputError, input_error),
+        (FeatureInputError, feature_error),
+        (IllegalTransition, conflict),
+        (WrongVenue, conflict),
+        (ExchangeError, exchange_error),
     ):
-        try:
-            api.add_exception_handler(getattr(importlib.import_module(module), name), handler)
-        except Exception:  # a colleague's module missing or broken must not take the API down
-            log.debug("%s.%s not importable; its errors fall back to the generic handler", module, name)
+        api.add_exception_handler(error, handler)

@@ -1,4 +1,5 @@
-"""Running an operator's admin action: audited with the user, errors shown as messages, never a crash."""
+"""Running an operator's admin action: audited with the user, errors shown as messages, never a crash.
+Part of the admin console (an interface), used by the admin modules of the apps."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from django.http import HttpRequest
 
 from apps.audit.actors import Actor
 from apps.audit.services import audit_record
+from apps.exchange import services as exchange_services
+from apps.exits import services as exit_services
+from apps.reconciliation import services as reconciliation_services
+from apps.trading import submission
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +46,14 @@ def run_operator_action(
 
 
 def cancel_order(order: Any) -> Callable[[Actor], Any]:
-    from apps.exchange.services import get_broker, order_cancel
-
-    return lambda actor: order_cancel(order=order, broker=get_broker(), actor=actor)
+    return lambda actor: submission.order_cancel(order=order, broker=exchange_services.get_broker(), actor=actor)
 
 
 def close_position(position: Any) -> Callable[[Actor], Any]:
-    from apps.exchange.services import get_broker
-    from apps.exits.services import position_close
-
-    return lambda actor: position_close(position=position, broker=get_broker(), actor=actor)
+    return lambda actor: exit_services.position_close(
+        position=position, broker=exchange_services.get_broker(), actor=actor
+    )
 
 
 def reconcile_now(actor: Actor) -> Any:
-    from apps.exchange.services import get_broker
-    from apps.reconciliation.services import reconcile
-
-    return reconcile(broker=get_broker(), actor=actor, trigger="operator")
+    return reconciliation_services.reconcile(broker=exchange_services.get_broker(), actor=actor, trigger="operator")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from apps.exchange.broker import RateLimitWaitExceeded
+from apps.monitoring import metrics
 from apps.operations.shutdown import check_interruptible, stop_requested
 
 
@@ -279,3 +280,27 @@ def get_limiter() -> RateLimiter:
         if _default is None:
             _default = build_limiter()
         return _default
+
+
+_limiter_seen: dict[str, dict[str, float]] = {}
+
+
+def sync_limiter_counters() -> None:
+    """Move the exchange limiter's per-process counters into the Prometheus families (by delta), so they
+    reach the multiprocess files. Called after each Celery task and before each scrape."""
+    for bucket, stats in limiter_stats().items():
+        seen = _limiter_seen.setdefault(bucket, {"calls": 0, "waits": 0, "wait_seconds": 0.0, "refused": 0})
+        calls = stats.get("calls", 0) - seen["calls"]
+        waits = stats.get("waits", 0) - seen["waits"]
+        seconds = stats.get("wait_seconds", 0.0) - seen["wait_seconds"]
+        refused = stats.get("refused", 0) - seen["refused"]
+        if calls > 0:
+            metrics.RATE_LIMITER_CALLS.labels(bucket=bucket).inc(calls)
+        if waits > 0:
+            metrics.RATE_LIMITER_WAITS.labels(bucket=bucket).inc(waits)
+            # one observation of the average wait per waiting call keeps the histogram's count right
+            for _ in range(int(waits)):
+                metrics.RATE_LIMITER_WAIT_SECONDS.labels(bucket=bucket).observe(seconds / waits)
+        if refused > 0:
+            metrics.RATE_LIMITER_REJECTED.labels(bucket=bucket).inc(refused)
+        _limiter_seen[bucket] = {k: stats.get(k, 0) for k in ("calls", "waits", "wait_seconds", "refused")}

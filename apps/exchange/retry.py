@@ -4,7 +4,7 @@ What is retried: network errors, timeouts, 5xx and 429 (TransientExchangeError),
 429's Retry-After asked for. What is never retried: business errors (the exchange said no and will say no
 again), an open circuit (CircuitOpen: retrying would defeat it), our own limiter refusing a wait, and any
 write whose outcome is unknown. `create_order` never goes through here: a lost answer to an order is
-resolved by looking it up (apps.exchange.services.order_submit), not by sending it again.
+resolved by looking it up (apps.trading.submission.order_submit), not by sending it again.
 """
 
 from __future__ import annotations

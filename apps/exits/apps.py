@@ -5,3 +5,10 @@ class ExitsConfig(AppConfig):
     name = "apps.exits"
     label = "exits"
     verbose_name = "Protective exits"
+
+    def ready(self) -> None:
+        # App registry: the services import models, so they load once every app is ready.
+        from apps.exits.services import exit_sync
+        from apps.trading.services import position_hook_register
+
+        position_hook_register(exit_sync)

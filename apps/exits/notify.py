@@ -1,33 +1,26 @@
-"""Alerts and metrics of protective exits. Both are optional parts of an installation: never raise from here."""
+"""Alerts and metrics of protective exits: never raise from here (an alert or a metric must not break an exit)."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+from apps.monitoring import metrics
+from apps.notifications import notify
 
 log = logging.getLogger(__name__)
 
 
 def alert(*, kind: str, text: str, key: str | None = None, severity: str = "warning") -> None:
-    """Telegram alert (queued on commit by the telegram app); logged in any case."""
+    """A notification (apps.notifications, delivered when the transaction commits); logged in any case."""
     level = logging.ERROR if severity in ("error", "critical") else logging.WARNING
     if severity == "info":
         level = logging.INFO
     log.log(level, "exit alert %s: %s", kind, text)
-    try:
-        from apps.telegram_bot.alerts import alert_send
-    except ImportError:
-        return
-    try:
-        alert_send(kind=kind, text=text, key=key, severity=severity)
-    except Exception:  # an alert must never break an exit
-        log.exception("exit alert %s not sent", kind)
+    notify(kind, text, key=key, severity=severity)
 
 
-def _family(name: str):
-    try:
-        from apps.monitoring import metrics
-    except ImportError:
-        return None
+def _family(name: str) -> Any:
     return getattr(metrics, name, None)
 
 

@@ -15,18 +15,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.utils import timezone
 
 from apps.audit.actors import Actor
-from apps.audit.services import audit_record
-from apps.exchange.broker import Broker, ExchangeError
+from apps.exchange.broker import Broker
 from apps.exchange.gateio import round_down
-from apps.exchange.services import order_cancel, order_refresh, order_submit
-from apps.exits import notify
+from apps.exits import notify, stops
+from apps.exits.arming import exit_sync
 from apps.exits.models import ProtectiveExit
+from apps.exits.transitions import claim_retry, exit_intent, exit_transition
 from apps.trading.models import Order, OrderStatus, OrderType, Origin, Position, Side
 from apps.trading.services import order_create
+from apps.trading.submission import order_cancel, order_refresh, order_submit
 
 log = logging.getLogger(__name__)
 
@@ -34,44 +33,8 @@ S = ProtectiveExit.Status
 LIVE = frozenset({OrderStatus.SUBMITTED, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN})
 
 
-def exit_intent(exit_id: int, attempt: int | str) -> str:
-    return f"exit:{exit_id}:{attempt}"
-
-
 def stuck_after() -> timedelta:
     return timedelta(seconds=settings.EXITS_STUCK_AFTER_SEC)
-
-
-def claim(*, exit_id: int, reason: str, price: Decimal | None, now: datetime, actor: Actor) -> bool:
-    """armed -> triggered, attempt 1. Exactly one caller wins, whatever the number of workers."""
-    won = ProtectiveExit.objects.filter(pk=exit_id, status=S.ARMED).update(
-        status=S.TRIGGERED,
-        trigger_reason=reason,
-        trigger_price=price,
-        triggered_at=now,
-        attempts=1,
-        attempted_at=now,
-        exit_order=None,
-        updated_at=timezone.now(),
-    )
-    if won:
-        audit_record(
-            actor=actor,
-            action="exit.trigger",
-            object_type="exits.protectiveexit",
-            object_id=str(exit_id),
-            after={"reason": reason, "price": None if price is None else str(price)},
-        )
-        notify.count_triggered(reason)
-    return bool(won)
-
-
-def claim_retry(*, exit: ProtectiveExit, now: datetime) -> bool:
-    """Attempt n -> n + 1, only when attempt n's order is still the exit's order (one winner)."""
-    won = ProtectiveExit.objects.filter(
-        pk=exit.pk, status=S.TRIGGERED, attempts=exit.attempts, exit_order_id=exit.exit_order_id
-    ).update(attempts=F("attempts") + 1, exit_order=None, attempted_at=now, updated_at=timezone.now())
-    return bool(won)
 
 
 def _attempt_order(exit: ProtectiveExit, position: Position, amount: Decimal, actor: Actor) -> Order:
@@ -93,11 +56,16 @@ def _attempt_order(exit: ProtectiveExit, position: Position, amount: Decimal, ac
 
 def fail(*, exit: ProtectiveExit, why: str, actor: Actor) -> bool:
     """triggered -> failed, with a critical alert: the position is open and no longer protected."""
-    won = ProtectiveExit.objects.filter(pk=exit.pk, status=S.TRIGGERED).update(
-        status=S.FAILED, last_error=why[:2000], updated_at=timezone.now()
+    won = exit_transition(
+        exit_id=exit.pk,
+        actor=actor,
+        action="fail",
+        when={"status": S.TRIGGERED},
+        message=why,
+        status=S.FAILED,
+        last_error=why[:2000],
     )
     if won:
-        audit_record(actor=actor, action="exit.fail", obj=exit, message=why)
         notify.count_failed(exit.trigger_reason or "unknown")
         notify.alert(
             kind="exit_failed",
@@ -111,7 +79,7 @@ def fail(*, exit: ProtectiveExit, why: str, actor: Actor) -> bool:
 
 def mark_stuck(*, exit: ProtectiveExit, now: datetime, why: str) -> None:
     """Alert once per attempt; the severity rises with the attempts (escalation)."""
-    ProtectiveExit.objects.filter(pk=exit.pk, stuck_at__isnull=True).update(stuck_at=now)
+    exit_transition(exit_id=exit.pk, actor=None, action=None, when={"stuck_at__isnull": True}, stuck_at=now)
     severity = "warning" if exit.attempts <= 1 else "error"
     notify.alert(
         kind="exit_stuck",
@@ -127,9 +95,6 @@ def send_attempt(
     *, exit_id: int, broker: Broker, actor: Actor, now: datetime, result, last: Decimal | None
 ) -> Order | None:
     """Make (or resume) the order of the exit's current attempt and submit it."""
-    from apps.exits import stops
-    from apps.exits.services import exit_sync
-
     exit = ProtectiveExit.objects.select_related("position", "exit_order").get(pk=exit_id)
     if exit.status != S.TRIGGERED:
         return exit.exit_order
@@ -156,8 +121,12 @@ def send_attempt(
             result.failed += 1
             return None
         order = _attempt_order(exit, position, amount, actor)
-        ProtectiveExit.objects.filter(pk=exit.pk, status=S.TRIGGERED, attempts=exit.attempts).update(
-            exit_order=order, updated_at=timezone.now()
+        exit_transition(
+            exit_id=exit.pk,
+            actor=None,
+            action=None,
+            when={"status": S.TRIGGERED, "attempts": exit.attempts},
+            exit_order=order,
         )
     if order.status == OrderStatus.NEW:
         # An unavailable exchange leaves it `new`: the next pass sends this same attempt (no attempt is spent).
@@ -165,7 +134,7 @@ def send_attempt(
         if order.status != OrderStatus.NEW:
             result.orders_sent += 1
     if order.status == OrderStatus.REJECTED:
-        ProtectiveExit.objects.filter(pk=exit.pk).update(last_error=order.last_error[:2000])
+        exit_transition(exit_id=exit.pk, actor=None, action=None, last_error=order.last_error[:2000])
     exit.refresh_from_db()
     if exit.status == S.TRIGGERED and order.is_terminal and exit.attempts >= settings.EXITS_MAX_ATTEMPTS:
         fail(
@@ -179,8 +148,6 @@ def send_attempt(
 
 def advance(*, exit: ProtectiveExit, broker: Broker, actor: Actor, now: datetime, result, last: Decimal | None) -> None:
     """One step for an exit already triggered: resume, refresh, retry, flag stuck or fail."""
-    from apps.exits.services import exit_sync
-
     order = exit.exit_order
     if order is None or order.status == OrderStatus.NEW:
         send_attempt(exit_id=exit.pk, broker=broker, actor=actor, now=now, result=result, last=last)
@@ -209,19 +176,6 @@ def advance(*, exit: ProtectiveExit, broker: Broker, actor: Actor, now: datetime
     if exit.triggered_at and now - exit.triggered_at >= stuck_after():
         result.stuck += 1
         mark_stuck(exit=exit, now=now, why=f"attempt {exit.attempts} ended {order.status} {order.last_error}".strip())
-    if claim_retry(exit=exit, now=now):
+    if claim_retry(exit=exit, now=now, actor=actor):
         log.info("exit %s: attempt %s for the rest of position %s", exit.pk, exit.attempts + 1, position.pk)
         send_attempt(exit_id=exit.pk, broker=broker, actor=actor, now=now, result=result, last=last)
-
-
-def run_safely(label: str, errors: list[str], fn, /, *args, **kwargs):
-    """One exit's trouble (exchange down, a refused order) must not stop the pass for the others."""
-    try:
-        return fn(*args, **kwargs)
-    except ExchangeError as exc:
-        log.warning("exits: %s: %s", label, exc)
-        errors.append(f"{label}: {exc}")
-    except Exception as exc:
-        log.exception("exits: %s failed", label)
-        errors.append(f"{label}: {type(exc).__name__}: {exc}")
-    return None

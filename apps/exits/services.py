@@ -1,5 +1,6 @@
-"""Protective exits: armed by fills (`exit_sync`), checked by a periodic pass (`exits_check`), and the
-operator's close at market (`position_close`), all through one exit per position and one order per attempt.
+"""Protective exits: armed by fills (`exit_sync`, apps.exits.arming), checked by a periodic pass
+(`exits_check`), and the operator's close at market (`position_close`), all through one exit per position and
+one order per attempt; every change of an exit row goes through apps.exits.transitions.exit_transition.
 """
 
 from __future__ import annotations
@@ -12,27 +13,26 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.services import audit_record
 from apps.exchange.broker import Broker, ExchangeError
 from apps.exits import notify
+from apps.exits.arming import ACTIVE, PLACES, _average_fill_price, _snapshot, exit_arm, exit_sync
 from apps.exits.levels import exit_levels, remember_price_places
 from apps.exits.models import ProtectiveExit
-from apps.exits.orders import advance, claim, run_safely, send_attempt
+from apps.exits.orders import advance, send_attempt
+from apps.exits.stops import sync_stops
+from apps.exits.transitions import claim, exit_transition, run_safely
 from apps.operations.shutdown import interruptible, stop_requested
-from apps.trading.models import Fill, Order, Position, Side
+from apps.trading.models import Order, Position
 from apps.trading.venues import check_venue, venue_of
 
 log = logging.getLogger(__name__)
 
 S = ProtectiveExit.Status
 R = ProtectiveExit.Reason
-ACTIVE = (S.ARMED, S.TRIGGERED)
-PLACES = Decimal("1e-16")
-SAME_PRICE = Decimal("1e-12")
 
 
 class PositionNotOpen(ValueError):
@@ -69,94 +69,6 @@ class ExitsPassResult:
         data.pop("prices")
         data["ok"] = self.ok
         return data
-
-
-# --- arming, re-pricing, retiring (called by fill_apply inside its transaction) --------------------------
-
-
-def _snapshot(exit: ProtectiveExit) -> dict:
-    return {
-        "status": exit.status,
-        "entry_price": str(exit.entry_price),
-        "stop_loss_price": str(exit.stop_loss_price),
-        "take_profit_price": str(exit.take_profit_price),
-    }
-
-
-def _closed_by_own_order(exit: ProtectiveExit, position_id: int) -> bool:
-    """Did the sell that closed the position come from this exit (any attempt, or its exchange stop)?"""
-    last = (
-        Fill.objects.filter(order__position_id=position_id, side=Side.SELL)
-        .order_by("-executed_at", "-id")
-        .values_list("order_id", "order__intent")
-        .first()
-    )
-    if last is None:
-        return False
-    order_id, intent = last
-    return order_id == exit.exit_order_id or (intent or "").startswith(f"exit:{exit.pk}:")
-
-
-def _average_fill_price(position_id: int) -> Decimal:
-    """The actual average price the position's entries filled at (fees aside): what the levels are set from."""
-    totals = Fill.objects.filter(order__position_id=position_id, side=Side.BUY).aggregate(
-        cost=Sum("cost"), amount=Sum("amount")
-    )
-    if not totals["amount"]:
-        return Decimal(0)
-    return (totals["cost"] / totals["amount"]).quantize(PLACES)
-
-
-def exit_sync(*, position_id: int, actor: Actor) -> ProtectiveExit | None:
-    """Bring the position's exit in line with the position: arm at STOP_LOSS_PCT / TAKE_PROFIT_PCT from the
-    actual average fill price of its entries, re-price an armed exit after more entry fills, and retire the exit
-    when the position closes (filled by its own order, cancelled otherwise). Idempotent; no network."""
-    with transaction.atomic():
-        position = Position.objects.select_for_update().get(pk=position_id)
-        active = ProtectiveExit.objects.select_for_update().filter(position_id=position_id, status__in=ACTIVE).first()
-        now = timezone.now()
-        if position.status == Position.Status.OPEN and position.amount > 0:
-            entry = _average_fill_price(position_id)
-            # (a tolerance, not ==: SQLite keeps about 15 significant digits of a decimal)
-            unchanged = active is not None and abs(active.entry_price - entry) <= entry * SAME_PRICE
-            if entry <= 0 or (active is not None and (active.status != S.ARMED or unchanged)):
-                return active
-            stop, take = exit_levels(position.symbol, entry)
-            if active is None:
-                active = ProtectiveExit.objects.create(
-                    position=position,
-                    symbol=position.symbol,
-                    entry_price=entry,
-                    stop_loss_price=stop,
-                    take_profit_price=take,
-                    armed_at=now,
-                )
-                audit_record(actor=actor, action="exit.arm", obj=active, after=_snapshot(active))
-                return active
-            before = _snapshot(active)
-            active.entry_price, active.stop_loss_price, active.take_profit_price = entry, stop, take
-            active.save(update_fields=["entry_price", "stop_loss_price", "take_profit_price", "updated_at"])
-            audit_record(actor=actor, action="exit.reprice", obj=active, before=before, after=_snapshot(active))
-            return active
-        if active is None or position.status == Position.Status.OPEN:
-            return active
-        before = _snapshot(active)
-        if active.status == S.TRIGGERED and _closed_by_own_order(active, position_id):
-            active.status, active.filled_at = S.FILLED, position.closed_at or now
-            pnl = position.realized_pnl
-            notify.alert(
-                kind="exit_filled",
-                key=f"exit-filled:{active.pk}",
-                severity="info",
-                text=f"Exit filled: {position.symbol} {active.get_trigger_reason_display()} #{active.pk}, "
-                f"position #{position.pk} closed, realized PnL {pnl.normalize():f} {position.quote_currency} "
-                f"after fees.",
-            )
-        else:
-            active.status, active.cancelled_at = S.CANCELLED, now
-        active.save(update_fields=["status", "filled_at", "cancelled_at", "updated_at"])
-        audit_record(actor=actor, action=f"exit.{active.status}", obj=active, before=before, after=_snapshot(active))
-        return active
 
 
 # --- the periodic pass -----------------------------------------------------------------------------------
@@ -224,8 +136,6 @@ def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) ->
             "last": result.prices.get(exit.symbol),
         }
         run_safely(f"exit {exit.pk}", result.errors, advance, exit=exit, **context)
-    from apps.exits.stops import sync_stops
-
     if not stop_requested():
         sync_stops(broker=broker, actor=actor, now=now, result=result)
     result.duration_ms = (time.perf_counter() - started) * 1000
@@ -267,14 +177,7 @@ def position_close(*, position: Position, broker: Broker, actor: Actor) -> Order
         if active is None:
             entry = _average_fill_price(locked.pk) or locked.average_entry_price
             stop, take = exit_levels(locked.symbol, entry)
-            active = ProtectiveExit.objects.create(
-                position=locked,
-                symbol=locked.symbol,
-                entry_price=entry,
-                stop_loss_price=stop,
-                take_profit_price=take,
-                armed_at=now,
-            )
+            active = exit_arm(position=locked, entry=entry, stop=stop, take=take, now=now, actor=actor)
         exit_id = active.pk
     claimed = claim(exit_id=exit_id, reason=R.OPERATOR, price=None, now=now, actor=actor)
     audit_record(actor=actor, action="position.close", obj=locked, message="" if claimed else "exit already running")
@@ -310,6 +213,29 @@ def exit_levels_set(*, exit_id: int, stop_loss: Decimal, take_profit: Decimal, a
             raise ExitNotEditable(f"exit #{exit.pk} is {exit.status}, not armed: its levels can no longer change")
         before = _snapshot(exit)
         exit.stop_loss_price, exit.take_profit_price = stop_loss, take_profit
-        exit.save(update_fields=["stop_loss_price", "take_profit_price", "updated_at"])
-        audit_record(actor=actor, action="exit.edit", obj=exit, before=before, after=_snapshot(exit))
+        exit_transition(
+            exit_id=exit.pk,
+            actor=actor,
+            action="edit",
+            when={"status": S.ARMED},
+            before=before,
+            after=_snapshot(exit),
+            stop_loss_price=stop_loss,
+            take_profit_price=take_profit,
+        )
+        exit.refresh_from_db()
     return exit
+
+
+__all__ = [
+    "ACTIVE",
+    "PLACES",
+    "ExitNotEditable",
+    "ExitNotSent",
+    "ExitsPassResult",
+    "PositionNotOpen",
+    "exit_levels_set",
+    "exit_sync",
+    "exits_check",
+    "position_close",
+]

@@ -16,15 +16,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.audit.actors import Actor
-from apps.audit.services import audit_record
 from apps.exchange.broker import Broker, ExchangeError, InvalidOrder, OrderNotFound
-from apps.exchange.services import order_refresh
 from apps.exchange.types import TriggerOrder
 from apps.exits import notify
 from apps.exits.models import ProtectiveExit
-from apps.exits.orders import claim, exit_intent, run_safely
+from apps.exits.transitions import claim, exit_intent, exit_transition, run_safely
 from apps.trading.models import Order, OrderStatus, OrderType, Origin, Side
 from apps.trading.services import new_client_order_id, order_create, order_set_exchange_id, order_transition
+from apps.trading.submission import order_refresh
 from apps.trading.venues import venue_of
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,16 @@ CLEARED = {
 }
 
 
-def _clear(exit: ProtectiveExit, stop_id: str) -> None:
-    ProtectiveExit.objects.filter(pk=exit.pk, exchange_stop_order_id=stop_id).update(**CLEARED)
+def _clear(exit: ProtectiveExit, stop_id: str, actor: Actor, action: str) -> bool:
+    """Forget the exit's exchange stop `stop_id` (still the recorded one), audited as `exit.<action>`."""
+    return exit_transition(
+        exit_id=exit.pk,
+        actor=actor,
+        action=action,
+        when={"exchange_stop_order_id": stop_id},
+        after={"stop": stop_id},
+        **CLEARED,
+    )
 
 
 def _read_after_cancel(exit: ProtectiveExit, broker: Broker) -> TriggerOrder | None:
@@ -109,10 +116,16 @@ def adopt_fired(*, exit: ProtectiveExit, stop: TriggerOrder, broker: Broker, act
         )
     if not order.exchange_order_id:
         order = order_set_exchange_id(order=order, exchange_order_id=stop.fired_order_id)
-    ProtectiveExit.objects.filter(pk=exit.pk, status=S.TRIGGERED).update(
-        exit_order=order, trigger_reason=R.EXCHANGE_STOP, trigger_price=stop.trigger_price, updated_at=timezone.now()
+    exit_transition(
+        exit_id=exit.pk,
+        actor=actor,
+        action="exchange_stop_fired",
+        when={"status": S.TRIGGERED},
+        after={"order": stop.fired_order_id},
+        exit_order=order,
+        trigger_reason=R.EXCHANGE_STOP,
+        trigger_price=stop.trigger_price,
     )
-    audit_record(actor=actor, action="exit.exchange_stop_fired", obj=exit, after={"order": stop.fired_order_id})
     return order_refresh(order=order, broker=broker, actor=actor)
 
 
@@ -121,7 +134,7 @@ def retire_before_sell(*, exit: ProtectiveExit, broker: Broker, actor: Actor, no
     stop_id = exit.exchange_stop_order_id
     fired = _read_after_cancel(exit, broker)  # an ExchangeError propagates: we do not sell while unsure
     if fired is None:
-        _clear(exit, stop_id)
+        _clear(exit, stop_id, actor, "exchange_stop_cancelled")
         return None
     return adopt_fired(exit=exit, stop=fired, broker=broker, actor=actor)
 
@@ -138,15 +151,20 @@ def _place(exit: ProtectiveExit, broker: Broker, actor: Actor, result) -> None:
                 result.stops_fired += 1
                 adopt_fired(exit=exit, stop=fired, broker=broker, actor=actor)
             return
-        _clear(exit, old_id)
+        _clear(exit, old_id, actor, "exchange_stop_cancelled")
     amount = exit.position.amount
     client_id = new_client_order_id(f"{exit_intent(exit.pk, 'stop')}:{exit.stop_loss_price}:{amount}")
     try:
         stop = broker.create_trigger_order(exit.symbol, Side.SELL, amount, exit.stop_loss_price, "<=", client_id)
     except InvalidOrder as exc:
-        ProtectiveExit.objects.filter(pk=exit.pk).update(last_error=f"exchange stop not placed: {exc}"[:2000])
+        exit_transition(exit_id=exit.pk, actor=None, action=None, last_error=f"exchange stop not placed: {exc}"[:2000])
         return
-    won = ProtectiveExit.objects.filter(pk=exit.pk, status=S.ARMED, exchange_stop_order_id="").update(
+    won = exit_transition(
+        exit_id=exit.pk,
+        actor=actor,
+        action="exchange_stop_placed",
+        when={"status": S.ARMED, "exchange_stop_order_id": ""},
+        after={"stop": stop.exchange_order_id},
         exchange_stop_order_id=stop.exchange_order_id,
         exchange_stop_client_id=client_id,
         exchange_stop_price=exit.stop_loss_price,
@@ -157,7 +175,6 @@ def _place(exit: ProtectiveExit, broker: Broker, actor: Actor, result) -> None:
         broker.cancel_trigger_order(exit.symbol, stop.exchange_order_id)
         return
     result.stops_placed += 1
-    audit_record(actor=actor, action="exit.exchange_stop_placed", obj=exit, after={"stop": stop.exchange_order_id})
 
 
 def _poll(exit: ProtectiveExit, broker: Broker, actor: Actor, now: datetime, result) -> None:
@@ -175,9 +192,9 @@ def _poll(exit: ProtectiveExit, broker: Broker, actor: Actor, now: datetime, res
             key=f"exit-stop-gone:{exit.pk}:{stop.exchange_order_id}",
             text=f"Exchange stop of exit #{exit.pk} {exit.symbol} is {stop.status}; placing it again.",
         )
-        _clear(exit, exit.exchange_stop_order_id)
+        _clear(exit, exit.exchange_stop_order_id, actor, "exchange_stop_gone")
         return
-    ProtectiveExit.objects.filter(pk=exit.pk).update(exchange_stop_checked_at=now)
+    exit_transition(exit_id=exit.pk, actor=None, action=None, exchange_stop_checked_at=now)
 
 
 def _retire(exit: ProtectiveExit, broker: Broker, actor: Actor, result) -> None:
@@ -195,9 +212,8 @@ def _retire(exit: ProtectiveExit, broker: Broker, actor: Actor, result) -> None:
             text=f"Exchange stop of exit #{exit.pk} {exit.symbol} fired (order {fired.fired_order_id}) after the "
             f"position was closed; reconciliation will import that sell.",
         )
-    _clear(exit, stop_id)
+    _clear(exit, stop_id, actor, "exchange_stop_cancelled")
     result.stops_cancelled += 1
-    audit_record(actor=actor, action="exit.exchange_stop_cancelled", obj=exit, after={"stop": stop_id})
 
 
 def sync_stops(*, broker: Broker, actor: Actor, now: datetime, result) -> None:

@@ -7,6 +7,9 @@ import os
 import time
 from typing import Any
 
+from celery import signals
+
+from apps.exchange import limiter
 from apps.monitoring import metrics
 from tradebot.logging_config import context_reset, context_set
 
@@ -27,7 +30,7 @@ def _task_postrun(task_id: str | None = None, task: Any = None, state: str | Non
     metrics.CELERY_TASK_RUNS.labels(task=name, state=state or "unknown").inc()
     if state == "SUCCESS":  # the worker-missing alert watches this timestamp
         metrics.CELERY_TASK_LAST_SUCCESS.labels(task=name).set(time.time())
-    metrics.sync_limiter_counters()
+    limiter.sync_limiter_counters()
     context_reset(tokens)
 
 
@@ -55,10 +58,6 @@ def _process_shutdown(**_: Any) -> None:
 
 def connect() -> None:
     """Connect the handlers (from MonitoringConfig.ready, so every worker process has them)."""
-    try:
-        from celery import signals
-    except ImportError:  # pragma: no cover - celery is a requirement
-        return
     signals.task_prerun.connect(_task_prerun, weak=False, dispatch_uid="tb-monitoring-prerun")
     signals.task_postrun.connect(_task_postrun, weak=False, dispatch_uid="tb-monitoring-postrun")
     signals.task_failure.connect(_task_failure, weak=False, dispatch_uid="tb-monitoring-failure")

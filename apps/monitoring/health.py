@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, connections
 from django.utils import timezone
 
+from apps.exchange.breaker import breaker_states as read_breaker_states
 from apps.monitoring import metrics
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,6 @@ def _reachability() -> tuple[str, str]:
     try:
         future = _pool.submit(_probe_exchange)
         result = future.result(timeout=EXCHANGE_TIMEOUT_SEC)
-    except ImportError:
-        result = ("degraded", "exchange layer not available")
     except FutureTimeout:
         result = ("down", f"no answer within {EXCHANGE_TIMEOUT_SEC:.0f} s")
     except Exception as exc:
@@ -112,13 +111,7 @@ def _reachability() -> tuple[str, str]:
 
 def breaker_states() -> dict[str, str]:
     """name -> closed / open / half_open, from the shared store (Redis or the database)."""
-    try:
-        from apps.exchange.breaker import breaker_states as read_states
-    except ImportError:
-        from apps.exchange.models import BreakerState
-
-        return dict(BreakerState.objects.values_list("name", "state"))
-    return read_states()
+    return read_breaker_states()
 
 
 def check_exchange() -> tuple[str, str]:

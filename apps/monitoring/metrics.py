@@ -20,6 +20,8 @@ from typing import TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from apps.operations.schedule import schedule_entries
+
 log = logging.getLogger(__name__)
 
 # Buckets: fast paths (API, DB, exchange) and slow ones (decision, order, flow: budgets are seconds).
@@ -65,8 +67,6 @@ def _limiter_buckets() -> list[str]:
 def _schedule_names() -> list[str]:
     """The beat schedule's entry names (celery_beat_lag_seconds{task} is keyed by them)."""
     try:
-        from apps.operations.schedule import schedule_entries
-
         return [entry.name for entry in schedule_entries()]
     except Exception:  # settings not loaded (a bare import): the fixed entries are enough
         return ["protective exits", "reconciliation", "drawdown check", "health monitor", "database backup"]
@@ -640,31 +640,3 @@ def __getattr__(name: str) -> Counter | Gauge | Histogram:
     if found is None:
         raise AttributeError(name)
     return found
-
-
-_limiter_seen: dict[str, dict[str, float]] = {}
-
-
-def sync_limiter_counters() -> None:
-    """Move the exchange limiter's per-process counters into the Prometheus families (by delta), so they
-    reach the multiprocess files. Called after each Celery task and before each scrape."""
-    try:
-        from apps.exchange.limiter import limiter_stats
-    except ImportError:
-        return
-    for bucket, stats in limiter_stats().items():
-        seen = _limiter_seen.setdefault(bucket, {"calls": 0, "waits": 0, "wait_seconds": 0.0, "refused": 0})
-        calls = stats.get("calls", 0) - seen["calls"]
-        waits = stats.get("waits", 0) - seen["waits"]
-        seconds = stats.get("wait_seconds", 0.0) - seen["wait_seconds"]
-        refused = stats.get("refused", 0) - seen["refused"]
-        if calls > 0:
-            RATE_LIMITER_CALLS.labels(bucket=bucket).inc(calls)
-        if waits > 0:
-            RATE_LIMITER_WAITS.labels(bucket=bucket).inc(waits)
-            # one observation of the average wait per waiting call keeps the histogram's count right
-            for _ in range(int(waits)):
-                RATE_LIMITER_WAIT_SECONDS.labels(bucket=bucket).observe(seconds / waits)
-        if refused > 0:
-            RATE_LIMITER_REJECTED.labels(bucket=bucket).inc(refused)
-        _limiter_seen[bucket] = {k: stats.get(k, 0) for k in ("calls", "waits", "wait_seconds", "refused")}

@@ -12,7 +12,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import multiprocess
 
-from apps.monitoring import metrics, shared_state
+from apps.exchange import limiter
+from apps.monitoring import shared_state
 from apps.monitoring.health import readiness
 
 
@@ -64,7 +65,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         response["Content-Type"] = "text/plain; charset=utf-8"
         return response
-    metrics.sync_limiter_counters()
+    limiter.sync_limiter_counters()
     shared_state.refresh()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = prometheus_client.CollectorRegistry()

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from apps.monitoring.health import readiness
 from apps.monitoring.models import ComponentHealth
+from apps.notifications import notify
 
 
 def health_record() -> dict:
@@ -43,14 +44,10 @@ def health_record() -> dict:
 
 
 def _alert(name: str, old: str, new: str, detail: str) -> None:
-    try:
-        from apps.telegram_bot.alerts import alert_send
-    except ImportError:
-        return
     up = new == "ok"
-    alert_send(
-        kind="health_up" if up else "health_down",
-        text=f"{'✅' if up else '🚨'} {name}: {old} → {new}" + ("" if up else f" ({detail[:200]})"),
+    notify(
+        "health_up" if up else "health_down",
+        f"{'✅' if up else '🚨'} {name}: {old} → {new}" + ("" if up else f" ({detail[:200]})"),
         key=f"health:{name}:{new}",
         severity="info" if up else "critical",
     )

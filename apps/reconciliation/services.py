@@ -26,6 +26,7 @@ from django.utils import timezone
 from apps.audit.actors import Actor
 from apps.exchange.broker import Broker, ExchangeError, OrderNotFound
 from apps.exchange.types import Balance, ExchangeOrder
+from apps.notifications import notify
 from apps.operations.locks import Heartbeat, Lease, lease_free
 from apps.operations.shutdown import ShutdownRequested, interruptible, raise_if_stopping
 from apps.reconciliation import healing
@@ -476,16 +477,12 @@ def _alert(run: ReconciliationRun, tally: Tally) -> None:
     serious = [d for d in tally.found if d.kind in UNRESOLVED_KINDS or d.severity == Discrepancy.Severity.CRITICAL]
     if not serious and run.status != ReconciliationRun.Status.FAILED:
         return
-    try:
-        from apps.telegram_bot.alerts import alert_send
-    except ImportError:
-        return
     if run.status == ReconciliationRun.Status.FAILED:
         text = f"Reconciliation run #{run.pk} failed: {run.error[:500]}"
-        alert_send(kind="reconciliation_failed", text=text, key=run.error[:80], severity="warning")
+        notify("reconciliation_failed", text, key=run.error[:80], severity="warning")
     if serious:
         lines = [f"{d.symbol} {d.kind} ({d.severity}) order {d.order_id or d.exchange_order_id}" for d in serious[:10]]
         more = f"\n… and {len(serious) - 10} more" if len(serious) > 10 else ""
         severity = "critical" if any(d.severity == Discrepancy.Severity.CRITICAL for d in serious) else "warning"
         text = f"Run #{run.pk}: {len(serious)} discrepancies need a look\n" + "\n".join(lines) + more
-        alert_send(kind="reconciliation_discrepancy", text=text, key=f"run-{run.pk}", severity=severity)
+        notify("reconciliation_discrepancy", text, key=f"run-{run.pk}", severity=severity)

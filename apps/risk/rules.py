@@ -18,6 +18,7 @@ from apps.exchange.broker import Broker
 from apps.exchange.gateio import round_down
 from apps.exchange.types import Market
 from apps.risk.selectors import Equity, Limits, equity_current, trading_status
+from apps.risk.switch import drawdown_update
 from apps.trading.models import LIVE_STATUSES, Order, OrderStatus, Position, Side
 from apps.trading.selectors import positions, positions_open
 from apps.trading.venues import current_venue, venue_of
@@ -270,8 +271,6 @@ class MaxDrawdown(Rule):
     name = "max_drawdown"
 
     def check(self, ctx: RiskContext) -> RiskBlock | None:
-        from apps.risk.services import drawdown_update
-
         equity = ctx.get_equity()
         state = drawdown_update(equity=equity.value, source=equity.source, now=ctx.now, record=False, venue=ctx.venue)
         if not state.breached:

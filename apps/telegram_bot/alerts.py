@@ -1,4 +1,4 @@
-"""Alerts from the core to the operators' Telegram chat (ALERT_TELEGRAM_CHAT_ID).
+"""The Telegram channel of apps.notifications: alerts to the operators' chat (ALERT_TELEGRAM_CHAT_ID).
 
 `alert_send` enqueues a Celery task and returns; the task de-duplicates (same key within
 TELEGRAM_ALERT_DEDUPE_SEC), rate-limits (TELEGRAM_ALERT_RATE_PER_MIN for all processes together) and sends
@@ -9,81 +9,28 @@ through the same gate, bounded to a few seconds; a failure counts in alerts_fail
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
 
+from apps.notifications import SEVERITIES
+from apps.telegram_bot.alert_format import (
+    TITLES,
+    AlertKind,
+    alert_dedupe_seconds,
+    alert_key,
+    alert_rate_per_minute,
+    alert_text,
+)
 from apps.telegram_bot.metrics import metric_inc
+from apps.telegram_bot.tasks import alert_deliver, alert_deliver_direct
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_DEDUPE_SEC = 600
-DEFAULT_RATE_PER_MIN = 20
-SEVERITIES = ("info", "warning", "critical")
-
-
-class AlertKind(StrEnum):
-    DRAWDOWN_STOP = "drawdown_stop"
-    EXIT_TRIGGERED = "exit_triggered"
-    EXIT_FILLED = "exit_filled"
-    RECONCILIATION_DISCREPANCY = "reconciliation_discrepancy"
-    BREAKER_OPENED = "breaker_opened"
-    BREAKER_CLOSED = "breaker_closed"
-    HEALTH_DOWN = "health_down"
-    HEALTH_UP = "health_up"
-
-
-TITLES = {
-    AlertKind.DRAWDOWN_STOP: "Drawdown stop: trading halted",
-    AlertKind.EXIT_TRIGGERED: "Protective exit triggered",
-    AlertKind.EXIT_FILLED: "Protective exit filled",
-    AlertKind.RECONCILIATION_DISCREPANCY: "Reconciliation discrepancies",
-    AlertKind.BREAKER_OPENED: "Circuit breaker opened",
-    AlertKind.BREAKER_CLOSED: "Circuit breaker closed",
-    AlertKind.HEALTH_DOWN: "Health: DOWN",
-    AlertKind.HEALTH_UP: "Health: back up",
-}
-# Kinds the core sends beyond the list above get a title too; any other kind shows as its own name.
-TITLES.update(
-    {
-        "reconciliation_failed": "Reconciliation failed",
-        "exit_failed": "Protective exit failed",
-        "exit_stuck": "Protective exit stuck",
-        "exit_stop_gone": "Exchange-side stop missing",
-        "exit_stop_fired_late": "Exchange-side stop fired",
-    }
-)
-ICONS = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
-
-
-def alert_dedupe_seconds() -> int:
-    return int(getattr(settings, "TELEGRAM_ALERT_DEDUPE_SEC", DEFAULT_DEDUPE_SEC))
-
-
-def alert_rate_per_minute() -> int:
-    return int(getattr(settings, "TELEGRAM_ALERT_RATE_PER_MIN", DEFAULT_RATE_PER_MIN))
-
-
-def alert_text(*, kind: str, text: str, severity: str) -> str:
-    """The message as the chat sees it: icon, title, then the caller's text."""
-    title = TITLES.get(kind, kind.replace("_", " ").capitalize())
-    return f"{ICONS.get(severity, ICONS['warning'])} {title}\n{text}"[:4096]
-
-
-def alert_key(*, kind: str, text: str, key: str | None) -> str:
-    """The de-duplication key: the caller's, or the kind plus a digest of the text."""
-    if key:
-        return f"{kind}:{key}"
-    return f"{kind}:{hashlib.sha256(text.encode()).hexdigest()[:24]}"
 
 
 def _enqueue(payload: dict) -> None:
     try:
-        from apps.telegram_bot.tasks import alert_deliver
-
         # retry=False: a broker that is down must not hold the caller in publish retries.
         alert_deliver.apply_async(kwargs=payload, retry=False)
     except Exception as exc:
@@ -92,8 +39,6 @@ def _enqueue(payload: dict) -> None:
         logger.warning("telegram alert not enqueued (%s): sending it directly", type(exc).__name__)
         metric_inc("telegram_alerts_total", kind=payload["kind"], outcome="enqueue_failed")
         try:
-            from apps.telegram_bot.tasks import alert_deliver_direct
-
             alert_deliver_direct(**payload)
         except Exception:
             logger.exception("telegram alert dropped: not enqueued and not sent", extra={"kind": payload["kind"]})
@@ -124,3 +69,21 @@ def alert_send(*, kind: str, text: str, key: str | None = None, severity: str = 
     except Exception:
         logger.exception("telegram alert dropped", extra={"kind": str(kind)})
         return False
+
+
+def telegram_channel(*, kind: str, text: str, key: str | None, severity: str) -> bool:
+    """The channel registered into apps.notifications (looked up here at each call, so tests can replace
+    `alert_send`)."""
+    return alert_send(kind=kind, text=text, key=key, severity=severity)
+
+
+__all__ = [
+    "TITLES",
+    "AlertKind",
+    "alert_dedupe_seconds",
+    "alert_key",
+    "alert_rate_per_minute",
+    "alert_send",
+    "alert_text",
+    "telegram_channel",
+]

@@ -16,10 +16,15 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.services import audit_record
+from apps.exchange import services as exchange_services
+from apps.exits import services as exit_services
+from apps.risk.selectors import trading_status
+from apps.risk.services import trading_pause, trading_resume
 from apps.telegram_bot.models import Confirmation
 from apps.telegram_bot.parsing import UsageError
 from apps.telegram_bot.replies import num
-from apps.telegram_bot.usecases import NotAvailable, broker_get, use_case
+from apps.trading.models import Position
+from apps.trading.selectors import positions_open
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +42,6 @@ class Outcome:
 
 def close_preview(position_id: int) -> str:
     """Describe the open position /close would close; UsageError if there is none."""
-    from apps.trading.models import Position
-
-    use_case("apps.exits.services", "position_close", "closing positions")  # fail before asking
     position = Position.objects.filter(pk=position_id).first()
     if position is None:
         raise UsageError(f"no position #{position_id}")
@@ -51,9 +53,6 @@ def close_preview(position_id: int) -> str:
 
 def closeall_preview() -> str | None:
     """Describe every open position /closeall would close; None when there is none."""
-    from apps.trading.selectors import positions_open
-
-    use_case("apps.exits.services", "position_close", "closing positions")  # fail before asking
     positions = list(positions_open().order_by("symbol", "id"))
     if not positions:
         return None
@@ -102,8 +101,6 @@ def confirmation_decide(*, nonce: str, chat_id: int, user_id: int | None, confir
         return Outcome("Cancelled.", f"Cancelled: /{confirmation.action} {confirmation.argument}".rstrip())
     try:
         text = _execute(confirmation, actor)
-    except NotAvailable as exc:
-        return Outcome("Not available yet.", f"{exc.feature.capitalize()} is not available yet.")
     except Exception as exc:
         logger.exception("telegram %s failed", confirmation.action)
         return Outcome("Failed.", f"/{confirmation.action} failed: {type(exc).__name__}: {str(exc)[:200]}")
@@ -112,14 +109,9 @@ def confirmation_decide(*, nonce: str, chat_id: int, user_id: int | None, confir
 
 def _execute(confirmation: Confirmation, actor: Actor) -> str:
     if confirmation.action == "pause":
-        from apps.risk.services import trading_pause
-
         trading_pause(actor=actor, reason=confirmation.argument or "paused from Telegram")
         return f"⏸ Trading paused (kill switch on): {confirmation.argument or 'paused from Telegram'}"
     if confirmation.action == "resume":
-        from apps.risk.selectors import trading_status
-        from apps.risk.services import trading_resume
-
         trading_resume(actor=actor, reason=confirmation.argument or "resumed from Telegram")
         return f"▶️ Kill switch off. {trading_status().why}"
     if confirmation.action == "closeall":
@@ -130,8 +122,6 @@ def _execute(confirmation: Confirmation, actor: Actor) -> str:
 def _close_all(actor: Actor) -> str:
     """Close every position open now, one by one through the same use case as /close; one failure does not
     stop the others, and each is reported."""
-    from apps.trading.selectors import positions_open
-
     ids = list(positions_open().order_by("symbol", "id").values_list("pk", flat=True))
     if not ids:
         return "No open positions to close."
@@ -139,8 +129,6 @@ def _close_all(actor: Actor) -> str:
     for position_id in ids:
         try:
             lines.append(_close(position_id, actor))
-        except NotAvailable:
-            raise
         except Exception as exc:
             logger.exception("telegram closeall: position %s failed", position_id)
             lines.append(f"#{position_id} failed: {type(exc).__name__}: {str(exc)[:150]}")
@@ -148,13 +136,10 @@ def _close_all(actor: Actor) -> str:
 
 
 def _close(position_id: int, actor: Actor) -> str:
-    from apps.trading.models import Position
-
-    position_close = use_case("apps.exits.services", "position_close", "closing positions")
     position = Position.objects.get(pk=position_id)
     if position.status != Position.Status.OPEN:
         return f"Position #{position_id} is already {position.status}."
-    result = position_close(position=position, broker=broker_get(), actor=actor)
+    result = exit_services.position_close(position=position, broker=exchange_services.get_broker(), actor=actor)
     parts = [f"Closing position #{position_id} {position.symbol}"]
     for field in ("client_order_id", "status", "amount"):
         value = getattr(result, field, None)

@@ -34,7 +34,6 @@ from apps.telegram_bot.confirmations import (
 )
 from apps.telegram_bot.metrics import metric_inc
 from apps.telegram_bot.parsing import USAGE, UsageError
-from apps.telegram_bot.usecases import NotAvailable
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ async def _reply(update: Update, text: str, **kwargs) -> None:
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
-    """Turn UsageError into the usage line and NotAvailable into "not available yet"; the rest goes to on_error."""
+    """Turn UsageError into the usage line; the rest goes to on_error."""
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -108,9 +107,6 @@ def command(name: str) -> Callable[[Handler], Handler]:
             except UsageError as exc:
                 outcome = "usage"
                 await _reply(update, f"Usage: {USAGE[name]} ({exc})")
-            except NotAvailable as exc:
-                outcome = "not_available"
-                await _reply(update, f"/{name}: {exc.feature} is not available yet.")
             except Exception:
                 outcome = "error"
                 raise  # answered by on_error

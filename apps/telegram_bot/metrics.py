@@ -1,22 +1,20 @@
-"""Counting into the metric families `apps.monitoring.metrics` defines, when it defines them.
+"""Counting into the metric families `apps.monitoring.metrics` defines, by name.
 
-The families belong to the monitoring app; the bot only increments them. A missing module or family is
-silently skipped, so the bot never fails because of a metric.
+The families belong to the monitoring app; the bot only increments them. A missing family is skipped, so the
+bot never fails because of a metric.
 """
 
 from __future__ import annotations
 
 import logging
 
+from apps.monitoring import metrics
+
 logger = logging.getLogger(__name__)
 
 
 def metric_inc(family: str, **labels: str) -> None:
     """Increment `apps.monitoring.metrics.<family>` with `labels`, if that family exists."""
-    try:
-        from apps.monitoring import metrics
-    except ImportError:
-        return
     counter = getattr(metrics, family, None)
     if counter is None:
         return

@@ -14,7 +14,9 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
-from apps.telegram_bot.usecases import NotAvailable, broker_get, use_case
+from apps.exchange import services as exchange_services
+from apps.signals import selectors as signal_selectors
+from apps.signals import services as signal_services
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +71,7 @@ def _tickers(symbols: list[str]) -> tuple[dict[str, Decimal], str]:
     if not symbols:
         return {}, ""
     try:
-        tickers = broker_get().fetch_tickers(sorted(set(symbols)))
-    except NotAvailable as exc:
-        return {}, f"prices: {exc.feature} is not available yet"
+        tickers = exchange_services.get_broker().fetch_tickers(sorted(set(symbols)))
     except Exception as exc:
         logger.warning("telegram: tickers unavailable: %s", exc)
         return {}, f"prices unavailable ({type(exc).__name__})"
@@ -141,18 +141,17 @@ def eval_text(symbol: str, timeframe: str, limit: int | None) -> str:
 def _fresh_decision(symbol: str, timeframe: str, limit: int | None) -> Any:
     from apps.telegram_bot.parsing import LIMIT_DEFAULT
 
-    evaluate = use_case("apps.signals.services", "evaluate", "signal evaluation")
-    return evaluate(
-        symbol=symbol, timeframe=timeframe, limit=limit or LIMIT_DEFAULT, broker=broker_get(), source="telegram"
+    return signal_services.evaluate(
+        symbol=symbol,
+        timeframe=timeframe,
+        limit=limit or LIMIT_DEFAULT,
+        broker=exchange_services.get_broker(),
+        source="telegram",
     )
 
 
 def _explanation(decision: Any) -> str | None:
-    try:
-        explain = use_case("apps.signals.selectors", "decision_explain", "decision explanations")
-    except NotAvailable:
-        return None
-    explained = explain(decision)
+    explained = signal_selectors.decision_explain(decision)
     if isinstance(explained, str):
         return explained
     if isinstance(explained, dict):
@@ -175,8 +174,7 @@ def why_text(symbol: str, timeframe: str, limit: int | None) -> str:
     """The latest stored decision for symbol/timeframe with its full explanation; a fresh one if asked."""
     decision = None
     if limit is None:
-        latest = use_case("apps.signals.selectors", "decision_latest", "decision history")
-        decision = latest(symbol=symbol, timeframe=timeframe)
+        decision = signal_selectors.decision_latest(symbol=symbol, timeframe=timeframe)
     fresh = decision is None
     if fresh:
         decision = _fresh_decision(symbol, timeframe, limit)
@@ -320,8 +318,6 @@ def smoke_test_text() -> str:
     def run(name: str, check) -> str:
         try:
             status, detail = check()
-        except NotAvailable as exc:
-            status, detail = "n/a", f"{exc.feature} is not available yet"
         except Exception as exc:
             status, detail = "fail", f"{type(exc).__name__}: {str(exc)[:150]}"
         icon = {"ok": "✅", "warn": "⚠️", "n/a": "➖"}.get(status, "❌")
@@ -337,7 +333,7 @@ def smoke_test_text() -> str:
 
 
 def _check_exchange() -> tuple[str, str]:
-    broker = broker_get()
+    broker = exchange_services.get_broker()
     symbol = settings.SYMBOLS[0]
     ticker = broker.fetch_ticker(symbol)
     return "ok", f"{getattr(broker, 'name', 'broker')} {symbol} last {num(ticker.last)}"

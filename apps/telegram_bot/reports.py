@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from apps.exchange import services as exchange_services
 from apps.reports import selectors
 from apps.telegram_bot.replies import num, signed
-from apps.telegram_bot.usecases import broker_get
 
 LIMIT = 4000  # Telegram's message is 4096 characters
 BAR_WIDTH = 12
@@ -19,7 +19,7 @@ def _fit(lines: list[str]) -> str:
 
 
 def balance_text() -> str:
-    report = selectors.balances_report(broker=broker_get())
+    report = selectors.balances_report(broker=exchange_services.get_broker())
     lines = [f"Balances ({report.source}), valued in {report.quote}"]
     if not report.rows:
         lines.append("no balance")

@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
-from apps.telegram_bot.alerts import alert_dedupe_seconds, alert_rate_per_minute, alert_text
+from apps.telegram_bot.alert_format import alert_dedupe_seconds, alert_rate_per_minute, alert_text
 from apps.telegram_bot.metrics import metric_inc
 from apps.telegram_bot.throttle import throttle_hit, throttle_prune
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.audit.actors import SYSTEM, Actor
 from apps.exchange.broker import Broker, ExchangeError
+from apps.monitoring import metrics
 from apps.operations.shutdown import interruptible, stop_requested
 from apps.signals.models import Decision
 from apps.trading.models import Order, OrderStatus, OrderType, Origin, Position, Side
@@ -50,8 +51,8 @@ def place_order(
 ) -> Order:
     """Record (idempotently per intent) and send one order. Calling it again for the same intent returns
     the same order and never sends a second one."""
-    from apps.exchange.services import order_submit
     from apps.trading.services import order_create
+    from apps.trading.submission import order_submit
 
     started = time.perf_counter()
     order = order_create(
@@ -152,8 +153,4 @@ def _exit_on_signal(*, decision: Decision, broker: Broker, actor: Actor) -> tupl
 
 
 def _observe(component: str, seconds: float, **labels: Any) -> None:
-    try:
-        from apps.monitoring import metrics
-    except ImportError:
-        return
     metrics.observe_latency(component, seconds, **labels)

@@ -146,9 +146,9 @@ def place_requested_order(
 ) -> Placed:
     """Risk-check, record and send an operator's order once. Raises OrderInputError (bad input), RiskRefused,
     ClientIdConflict, NotSent (database down before sending); never fails for an order that may be out."""
-    from apps.exchange.services import order_submit
     from apps.risk.rules import Requested
     from apps.risk.services import risk_check
+    from apps.trading.submission import order_submit
 
     venue = venue_of(broker)
     amount_d, quote_d, price_d = order_input_clean(

@@ -9,13 +9,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from apps.audit.actors import SYSTEM, Actor
 from apps.audit.services import audit_record
+from apps.monitoring import metrics
 from apps.trading.models import Fill, Order, OrderStatus, OrderType, Origin, Position, Side
 from apps.trading.state import IllegalTransition, check_transition, is_allowed
 from apps.trading.venues import Venue, current_venue
@@ -196,10 +197,6 @@ def _count_transition(before: str, order: Order) -> None:
     """The order families of apps.monitoring.metrics, counted once the transition has committed."""
 
     def count() -> None:
-        try:
-            from apps.monitoring import metrics
-        except ImportError:  # monitoring is optional for the trading core
-            return
         try:
             to, origin, side = order.status, order.origin, order.side
             if to == OrderStatus.SUBMITTED:
@@ -438,14 +435,27 @@ def _count_fill(side: str) -> None:
         log.debug("fill not counted", exc_info=True)
 
 
+class PositionHook(Protocol):
+    """Told of every change of a position's fills, inside the transaction that recorded the fill."""
+
+    def __call__(self, *, position_id: int, actor: Actor) -> object: ...
+
+
+_position_hooks: list[PositionHook] = []
+
+
+def position_hook_register(hook: PositionHook) -> None:
+    """Call `hook` after every fill that changed a position, in the fill's transaction (an error in it rolls
+    the fill back). Registered at start-up by the layers above, e.g. the protective exits (apps.exits.apps)."""
+    if hook not in _position_hooks:
+        _position_hooks.append(hook)
+
+
 def _position_changed(*, position_id: int, actor: Actor) -> None:
     """Every fill path (submission, refresh, reconciliation, paper) ends here, so protective exits are
     armed, re-priced or retired in the same transaction as the fill that changed the position."""
-    try:
-        from apps.exits.services import exit_sync
-    except ImportError:  # the exits service is optional for the trading core's own tests
-        return
-    exit_sync(position_id=position_id, actor=actor)
+    for hook in _position_hooks:
+        hook(position_id=position_id, actor=actor)
 
 
 def _order_aggregate_fills(order: Order) -> None:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from apps.signals.models import Decision
@@ -26,12 +24,6 @@ def test_eval_with_a_bad_timeframe_is_422(reader, broker):
 def test_eval_of_an_unknown_market_is_422(reader, broker):
     response = reader.get("/api/eval?symbol=NOPE/USDT")
     assert response.status_code == 422
-
-
-def test_eval_when_the_use_case_is_missing_is_503(reader, broker, monkeypatch):
-    monkeypatch.setitem(sys.modules, "apps.signals.services", None)
-    response = reader.get("/api/eval")
-    assert response.status_code == 503 and "not available yet" in response.json()["detail"]
 
 
 def test_why_explains_the_latest_decision(reader, broker):

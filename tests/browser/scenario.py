@@ -19,13 +19,14 @@ from django.utils import timezone
 from apps.audit.actors import SYSTEM
 from apps.exchange.ccxt_broker import GateBroker
 from apps.exchange.limiter import Budget, FileWindow, RateLimiter
-from apps.exchange.services import order_submit, reset_broker
+from apps.exchange.services import reset_broker
 from apps.exchange.simulator import ExchangeSimulator, SimulatorServer
 from apps.exits.services import exits_check, position_close
 from apps.signals.services import evaluate
 from apps.trading.models import Order
 from apps.trading.selectors import positions_open
 from apps.trading.services import order_create
+from apps.trading.submission import order_submit
 
 SIM_KEY, SIM_SECRET = "sim-key", "sim-secret"
 SYMBOLS = ("BTC/USDT", "ETH/USDT")

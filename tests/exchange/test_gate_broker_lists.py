@@ -15,10 +15,10 @@ import pytest
 
 from apps.audit.actors import SYSTEM
 from apps.exchange.broker import CircuitOpen, InvalidOrder, OrderNotFound, TransientExchangeError
-from apps.exchange.services import order_cancel, order_submit
 from apps.exchange.types import OrderRequest
 from apps.trading.models import OrderStatus
 from apps.trading.services import order_create
+from apps.trading.submission import order_cancel, order_submit
 from tests.exchange.brokers import make_breakers, make_broker, make_limiter, make_sim, serve
 
 D = Decimal

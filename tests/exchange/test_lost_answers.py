@@ -20,10 +20,10 @@ from django.utils import timezone
 
 from apps.audit.actors import SYSTEM
 from apps.exchange.ccxt_broker import GateBroker
-from apps.exchange.services import order_submit
 from apps.monitoring import metrics
 from apps.trading.models import Order, OrderStatus, Position
 from apps.trading.services import order_create
+from apps.trading.submission import order_submit
 from tests.exchange.brokers import ENDPOINTS, PassBreaker, make_limiter, make_sim, serve
 
 LAG = 3.0

@@ -8,8 +8,8 @@ import pytest
 
 from apps.exchange.breaker import CircuitBreaker, DbStore
 from apps.exchange.broker import CircuitOpen
-from apps.exchange.services import order_cancel, order_refresh, order_submit
 from apps.trading.models import Order
+from apps.trading.submission import order_cancel, order_refresh, order_submit
 from tests.exchange.brokers import ENDPOINTS, make_breakers, make_broker, make_limiter, make_sim, serve
 
 D = Decimal

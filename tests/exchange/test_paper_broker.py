@@ -9,8 +9,8 @@ import pytest
 
 from apps.exchange.broker import InsufficientFunds, InvalidOrder
 from apps.exchange.paper import PaperBroker
-from apps.exchange.services import order_submit
 from apps.exchange.types import OrderRequest
+from apps.trading.submission import order_submit
 from tests.exchange.brokers import make_broker, make_limiter
 
 D = Decimal

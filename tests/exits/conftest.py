@@ -11,10 +11,10 @@ import pytest
 from apps.audit.actors import SYSTEM
 from apps.exchange.ccxt_broker import GateBroker
 from apps.exchange.limiter import Budget, FileWindow, RateLimiter
-from apps.exchange.services import order_submit
 from apps.exchange.simulator import ExchangeSimulator, SimulatorServer
 from apps.trading.models import Order, Position
 from apps.trading.services import order_create
+from apps.trading.submission import order_submit
 
 ENDPOINTS = ("public", "private_orders", "private_account", "private_reads")
 

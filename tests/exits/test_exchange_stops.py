@@ -7,11 +7,11 @@ import pytest
 from django.utils import timezone
 
 from apps.audit.actors import SYSTEM
-from apps.exchange.services import order_submit
 from apps.exits.models import ProtectiveExit
 from apps.exits.services import exits_check
 from apps.trading.models import Order, Position
 from apps.trading.services import order_create
+from apps.trading.submission import order_submit
 
 from .conftest import open_position
 

@@ -168,10 +168,10 @@ def test_limiter_counters_reach_their_families():
     from apps.exchange import limiter
 
     family = metrics.RATE_LIMITER_CALLS.labels(bucket="gateio")
-    metrics.sync_limiter_counters()
+    limiter.sync_limiter_counters()
     before = family._value.get()
     limiter._count("gateio", 0.0)
     limiter._count("gateio", 0.25)
-    metrics.sync_limiter_counters()
-    metrics.sync_limiter_counters()  # a second sync adds nothing
+    limiter.sync_limiter_counters()
+    limiter.sync_limiter_counters()  # a second sync adds nothing
     assert family._value.get() == before + 2

@@ -50,8 +50,8 @@ def broker(make_recon_broker):
 
 @pytest.fixture
 def place(broker):
-    from apps.exchange.services import order_submit
     from apps.trading.services import order_create
+    from apps.trading.submission import order_submit
 
     def make(**kwargs):
         params = {"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": "0.01", "price": "49000"}

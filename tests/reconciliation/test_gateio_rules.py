@@ -204,8 +204,8 @@ def test_one_symbols_exchange_error_does_not_skip_the_others_or_the_balances(rsi
 def test_an_order_executed_late_after_a_lost_answer_is_resolved_by_the_next_pass(rsim, broker):
     """The answer is lost and the lookups fail, so the order is `unknown`; Gate.io executes the request late
     (before its x-gate-exptime) and shows it after the visibility lag: reconciliation then finds it by text."""
-    from apps.exchange.services import order_submit
     from apps.trading.services import order_create
+    from apps.trading.submission import order_submit
 
     broker.load_markets()
     rsim.faults.set("create_order", late_execution_rate=1.0, late_ms=300, times=1)

@@ -170,8 +170,8 @@ def test_exit_reason_of_a_stop_loss_fired_by_the_exits_engine(monkeypatch):
 
     broker = paper_broker()
     monkeypatch.setattr("apps.exchange.services._broker", broker)
-    from apps.exchange.services import order_submit
     from apps.trading.services import order_create
+    from apps.trading.submission import order_submit
 
     entry = order_create(symbol="BTC/USDT", side="buy", type="market", quote_amount=D("100"), actor=SYSTEM)
     order_submit(order=entry, broker=broker, actor=SYSTEM)

@@ -160,7 +160,6 @@ def exit_armed(position) -> object:
 @pytest.fixture
 def position_close_stub(monkeypatch) -> list[dict]:
     """Stand in for apps.exits.services.position_close (the exits engine), recording each call."""
-    import sys
     import types
 
     calls: list[dict] = []
@@ -169,11 +168,6 @@ def position_close_stub(monkeypatch) -> list[dict]:
         calls.append({"position": position, "broker": broker, "actor": actor})
         return types.SimpleNamespace(client_order_id="tb-close-1", status="submitted", amount=position.amount)
 
-    try:
-        import apps.exits.services  # noqa: F401
-
-        monkeypatch.setattr("apps.exits.services.position_close", position_close)
-    except ImportError:
-        monkeypatch.setitem(sys.modules, "apps.exits.services", types.SimpleNamespace(position_close=position_close))
+    monkeypatch.setattr("apps.exits.services.position_close", position_close)
     monkeypatch.setattr("apps.exchange.services.get_broker", lambda: "broker")
     return calls

@@ -174,11 +174,3 @@ def test_a_failing_use_case_is_answered_in_one_line(tg, feed, monkeypatch):
     monkeypatch.setattr("apps.telegram_bot.replies.exits_text", broken)
     feed(message("/exits"))
     assert tg.texts() == ["Sorry, that failed (RuntimeError); the details are in the bot's log."]
-
-
-def test_a_missing_use_case_is_not_available_yet(tg, feed, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "apps.signals.services", None)  # import now raises ImportError
-    feed(message("/eval"))
-    assert tg.texts() == ["/eval: signal evaluation is not available yet."]

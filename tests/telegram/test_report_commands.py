@@ -139,9 +139,9 @@ def test_help_lists_the_report_commands(tg, feed):
 
 def _open_paper_position(broker, symbol: str):
     from apps.audit.actors import SYSTEM
-    from apps.exchange.services import order_submit
     from apps.trading.models import Position
     from apps.trading.services import order_create
+    from apps.trading.submission import order_submit
 
     order = order_create(symbol=symbol, side="buy", type="market", quote_amount=D("100"), actor=SYSTEM)
     order_submit(order=order, broker=broker, actor=SYSTEM)

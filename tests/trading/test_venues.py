@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from apps.audit.actors import SYSTEM
 from apps.exchange.paper import PaperBroker
-from apps.exchange.services import order_submit
 from apps.exits.models import ProtectiveExit
 from apps.exits.services import exits_check, position_close
 from apps.reconciliation.models import Discrepancy
@@ -28,6 +27,7 @@ from apps.trading.cycle import place_order
 from apps.trading.models import Fill, Order, Position
 from apps.trading.selectors import pnl_summary, positions_open
 from apps.trading.services import order_create
+from apps.trading.submission import order_submit
 from apps.trading.venues import WrongVenue
 from tests.exchange.brokers import make_broker, make_limiter, make_sim, serve
 

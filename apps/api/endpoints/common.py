@@ -8,8 +8,8 @@ from django.db.models import QuerySet
 from ninja import Query, Schema
 from pydantic import Field
 
-from apps.api.errors import use_case
 from apps.api.schemas import ErrorOut
+from apps.exchange import services as exchange_services
 
 MAX_OFFSET = 1_000_000
 ID_MAX = 2**63 - 1
@@ -39,8 +39,7 @@ def paginate(qs: QuerySet, params: PageParams, render) -> dict[str, Any]:
 
 def broker() -> Any:
     """The configured broker (live, paper or simulator), from the exchange app."""
-    get_broker = use_case("apps.exchange.services", "get_broker")
-    return get_broker()
+    return exchange_services.get_broker()
 
 
 __all__ = ["ID_MAX", "READ_ERRORS", "TRADE_ERRORS", "PageParams", "Query", "broker", "paginate"]

@@ -10,7 +10,6 @@ from ninja import Path, Router, Status
 
 from apps.api.auth import actor_of, read_auth, trade_auth
 from apps.api.endpoints.common import ID_MAX, READ_ERRORS, TRADE_ERRORS, broker
-from apps.api.errors import use_case
 from apps.api.schemas import (
     BacktestIn,
     BacktestOut,
@@ -23,6 +22,7 @@ from apps.api.schemas import (
     TradingStatusOut,
     links_from_id,
 )
+from apps.reconciliation import services as reconciliation_services
 
 router = Router(tags=["operations"])
 
@@ -68,8 +68,7 @@ def status_out() -> dict[str, Any]:
     "(an exchange error on a symbol, the balances, or an internal error): the run is stored and alerted either way.",
 )
 def reconcile_now(request: HttpRequest):
-    reconcile = use_case("apps.reconciliation.services", "reconcile")
-    run = reconcile(broker=broker(), actor=actor_of(request), trigger="api")
+    run = reconciliation_services.reconcile(broker=broker(), actor=actor_of(request), trigger="api")
     if run.status == "failed":
         return Status(502, {**run_out(run), "detail": f"reconciliation run #{run.pk} failed: {run.error[:500]}"})
     return run_out(run)

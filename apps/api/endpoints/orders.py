@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from ninja import Path, Query, Router, Status
 
 from apps.api.auth import actor_of, read_auth, trade_auth
 from apps.api.endpoints.common import ID_MAX, READ_ERRORS, TRADE_ERRORS, PageParams, broker, paginate
-from apps.api.errors import Conflict, Unavailable, use_case
+from apps.api.errors import Conflict, Unavailable
 from apps.api.schemas import (
     ORDER_STATUSES,
     SYMBOL_PATTERN,
@@ -22,7 +24,11 @@ from apps.api.schemas import (
     dec,
     links_from_id,
 )
+from apps.trading import submission
+from apps.trading.bounds import order_bounds_check
 from apps.trading.models import Order
+from apps.trading.placing import ClientIdConflict, NotSent, RiskRefused, place_requested_order
+from tradebot.logging_config import log_context
 
 router = Router(tags=["orders"])
 
@@ -100,18 +106,11 @@ def order_detail(request: HttpRequest, order_id: int = Path(..., ge=1, le=ID_MAX
     "different request. 503: nothing was sent (the database was unavailable); retrying is safe.",
 )
 def order_place(request: HttpRequest, payload: OrderIn):
-    place, RiskRefused, ClientIdConflict, NotSent = use_case(
-        "apps.trading.placing", "place_requested_order", "RiskRefused", "ClientIdConflict", "NotSent"
-    )
-    from django.utils import timezone
-
     the_broker = broker()
     _bounds(payload, the_broker)
-    from tradebot.logging_config import log_context
-
     with log_context(client_order_id=payload.client_order_id or ""):
         try:
-            placed = place(
+            placed = place_requested_order(
                 symbol=_symbol(payload.symbol),
                 side=payload.side,
                 type=payload.type,
@@ -139,10 +138,6 @@ def order_place(request: HttpRequest, payload: OrderIn):
 
 def _bounds(payload: OrderIn, the_broker: Any) -> None:
     """422 for figures beyond what the books or the market hold, before anything is written or sent."""
-    from decimal import Decimal
-
-    from apps.trading.bounds import order_bounds_check
-
     symbol = _symbol(payload.symbol)
     market = the_broker.market(symbol)
     reference = None
@@ -160,12 +155,9 @@ def _bounds(payload: OrderIn, the_broker: Any) -> None:
 
 @router.post("/orders/{order_id}/cancel", response={200: OrderOut, 404: ErrorOut, **TRADE_ERRORS}, auth=trade_auth)
 def order_cancel(request: HttpRequest, order_id: int = Path(..., ge=1, le=ID_MAX)):
-    cancel = use_case("apps.exchange.services", "order_cancel")
     order = get_object_or_404(Order, pk=order_id)
     if order.is_terminal:
         raise Conflict(f"order {order.pk} is already {order.status}")
-    from tradebot.logging_config import log_context
-
     with log_context(client_order_id=order.client_order_id):
-        result = cancel(order=order, broker=broker(), actor=actor_of(request))
+        result = submission.order_cancel(order=order, broker=broker(), actor=actor_of(request))
     return order_out(result if isinstance(result, Order) else Order.objects.get(pk=order.pk))

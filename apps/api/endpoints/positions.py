@@ -12,8 +12,9 @@ from ninja import Path, Query, Router
 from apps.api.auth import actor_of, read_auth, trade_auth
 from apps.api.endpoints.common import ID_MAX, READ_ERRORS, TRADE_ERRORS, PageParams, broker, paginate
 from apps.api.endpoints.orders import order_out
-from apps.api.errors import ApiError, Conflict, use_case
+from apps.api.errors import ApiError, Conflict
 from apps.api.schemas import SYMBOL_PATTERN, VENUES, ErrorOut, ExitPage, OrderOut, PnlOut, PositionPage, dec
+from apps.exits import services as exit_services
 from apps.exits.models import ProtectiveExit
 from apps.trading.models import Order, Position
 
@@ -87,11 +88,10 @@ def positions_list(
     summary="Close a position now with a market exit order",
 )
 def position_close(request: HttpRequest, position_id: int = Path(..., ge=1, le=ID_MAX)):
-    close = use_case("apps.exits.services", "position_close")
     position = get_object_or_404(Position, pk=position_id)
     if position.status != Position.Status.OPEN:
         raise Conflict(f"position {position.pk} is {position.status}")
-    order = close(position=position, broker=broker(), actor=actor_of(request))
+    order = exit_services.position_close(position=position, broker=broker(), actor=actor_of(request))
     if not isinstance(order, Order):
         raise ApiError("the close produced no order", status=409)
     return order_out(order)

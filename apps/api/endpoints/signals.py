@@ -10,8 +10,10 @@ from ninja import Query, Router
 
 from apps.api.auth import read_auth
 from apps.api.endpoints.common import EXCHANGE_ERRORS, READ_ERRORS, broker
-from apps.api.errors import use_case
 from apps.api.schemas import SYMBOL_PATTERN, TIMEFRAMES, DecisionOut, WhyOut, dec
+from apps.monitoring import metrics
+from apps.signals import selectors as signal_selectors
+from apps.signals import services as signal_services
 
 router = Router(tags=["signals"], auth=read_auth)
 
@@ -40,11 +42,10 @@ def decision_out(decision: Any) -> dict[str, Any]:
 
 
 def _evaluate(symbol: str, timeframe: str, limit: int) -> Any:
-    evaluate = use_case("apps.signals.services", "evaluate")
-    from apps.monitoring import metrics
-
     with metrics.timed("decision", symbol=symbol, source="api"):
-        decision = evaluate(symbol=symbol, timeframe=timeframe, limit=limit, broker=broker(), source="api")
+        decision = signal_services.evaluate(
+            symbol=symbol, timeframe=timeframe, limit=limit, broker=broker(), source="api"
+        )
     metrics.DECISIONS.labels(action=decision.action, source="api").inc()
     return decision
 
@@ -68,10 +69,9 @@ def why(
     fresh: bool = Query(False, description="evaluate now instead of reading the latest decision"),
     limit: int = Query(200, ge=50, le=1000),
 ):
-    decision_latest, decision_explain = use_case("apps.signals.selectors", "decision_latest", "decision_explain")
     symbol = (symbol or settings.SYMBOLS[0]).upper().replace("_", "/")
-    decision = None if fresh else decision_latest(symbol, timeframe)
+    decision = None if fresh else signal_selectors.decision_latest(symbol, timeframe)
     made_now = decision is None
     if made_now:
         decision = _evaluate(symbol, timeframe or settings.TIMEFRAME, limit)
-    return {**decision_explain(decision), "fresh": made_now}
+    return {**signal_selectors.decision_explain(decision), "fresh": made_now}

@@ -10,6 +10,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.exchange import services as exchange_services
 from apps.exchange.broker import ExchangeError
 from apps.signals.build import FeatureInputError
 from apps.signals.selectors import decision_explain
@@ -38,11 +39,7 @@ class Command(BaseCommand):
             self._fail(as_json, 2, str(exc), field=exc.field)
 
         try:
-            from apps.exchange.services import get_broker  # the exchange app owns broker selection
-        except ImportError as exc:
-            self._fail(as_json, 1, f"no broker available: {exc}")
-        try:
-            broker = get_broker()
+            broker = exchange_services.get_broker()
         except (ValueError, ExchangeError) as exc:  # e.g. MODE=backtest has no exchange broker
             self._fail(as_json, 1, f"no broker available: {exc}")
         try:

@@ -7,6 +7,7 @@ class ApiConfig(AppConfig):
     verbose_name = "API"
 
     def ready(self) -> None:
+        # App registry: imported once every app is ready
         from apps.api.auth import any_token_valid
         from apps.monitoring.views import allow_details
 

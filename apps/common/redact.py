@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.conf import settings
+
 SECRET_KEYS = re.compile(r"(secret|token|password|api_key|apikey|passwd|authorization|sign|dsn)", re.I)
 # Telegram bot tokens (123456:ABC...) and bearer tokens in free text.
 SECRET_TEXT = [
@@ -17,8 +19,6 @@ MASK = "***"
 
 def _configured_secrets() -> list[str]:
     try:
-        from django.conf import settings
-
         values = [
             settings.GATEIO_API_KEY,
             settings.GATEIO_API_SECRET,

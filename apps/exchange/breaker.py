@@ -27,11 +27,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
+import redis
+from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.audit.actors import Actor
+from apps.audit.services import audit_record
 from apps.exchange.broker import CircuitOpen, RateLimitWaitExceeded, TransientExchangeError
 from apps.exchange.models import BreakerState
+from apps.monitoring import metrics
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +180,6 @@ def _num(raw: bytes | None) -> float | None:
 
 class RedisStore:
     def __init__(self, url: str, prefix: str = "tb:breaker:") -> None:
-        import redis
 
         self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.prefix = prefix
@@ -210,7 +214,6 @@ class FallbackStore:
         self._warned = 0.0
 
     def _either(self, method: str, *args: object):
-        import redis
 
         try:
             return getattr(self.primary, method)(*args)
@@ -341,8 +344,6 @@ class CircuitBreaker:
 
 def record_transition(name: str, transition: Transition, why: str, *, mirror: bool) -> None:
     """Audit a state change; with `mirror`, copy it to `BreakerState` (the Redis store's copy for the admin)."""
-    from apps.audit.actors import Actor
-    from apps.audit.services import audit_record
 
     try:
         if mirror:
@@ -369,8 +370,6 @@ def record_transition(name: str, transition: Transition, why: str, *, mirror: bo
     except Exception:  # the breaker must keep working when the database is what is failing
         log.exception("could not record breaker transition of %s", name)
     try:
-        from apps.monitoring import metrics
-
         metrics.set_breaker_state(name, transition.after)
         metrics.CIRCUIT_BREAKER_TRANSITIONS.labels(name=name, to=transition.after).inc()
     except Exception:  # metrics are optional here; never let them break a call
@@ -387,15 +386,12 @@ _breakers: dict[str, CircuitBreaker] = {}
 def _store_for_names() -> BreakerStore:
     global _store
     if _store is None:
-        from django.conf import settings
-
         _store = FallbackStore(RedisStore(settings.REDIS_URL), DbStore()) if settings.REDIS_URL else DbStore()
     return _store
 
 
 def get_breaker(name: str) -> CircuitBreaker:
     """The process's breaker called `name` (e.g. "gateio:public"), with the settings' threshold and cool-down."""
-    from django.conf import settings
 
     with _lock:
         breaker = _breakers.get(name)

@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import ccxt
+from django.conf import settings
 
 from apps.exchange import gateio
 from apps.exchange.breaker import ENDPOINT_CLASSES, CircuitBreaker, get_breaker
@@ -208,7 +209,6 @@ class GateBroker:
 
     @classmethod
     def from_settings(cls) -> GateBroker:
-        from django.conf import settings
 
         return cls(
             api_key=settings.GATEIO_API_KEY,

@@ -9,6 +9,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 
+from apps.exchange.broker import InvalidOrder
 from apps.exchange.types import Candle, Candles, ExchangeOrder, ExchangeTrade, Market, OrderRequest, TriggerOrder
 
 CLIENT_ID_RE = re.compile(r"^t-[0-9A-Za-z_.-]{1,26}$")
@@ -276,7 +277,6 @@ def parse_trigger_order(info: dict) -> TriggerOrder:
 def prepare_order(market: Market, request: OrderRequest) -> OrderRequest:
     """The request rounded to the market's precision (amounts down, prices to the nearest step) and checked
     against min amount / min notional. Raises InvalidOrder (nothing is sent) when it cannot be placed."""
-    from apps.exchange.broker import InvalidOrder
 
     symbol = request.symbol
     if not market.active:

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import redis
+from django.conf import settings
+
 from apps.exchange.broker import RateLimitWaitExceeded
 from apps.monitoring import metrics
 from apps.operations.shutdown import check_interruptible, stop_requested
@@ -109,7 +112,6 @@ class RedisWindow:
     """The window as a Redis list of reserved slot times (microseconds, Redis clock)."""
 
     def __init__(self, url: str, prefix: str = "tb:ratelimit:") -> None:
-        import redis
 
         self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.prefix = prefix
@@ -134,7 +136,6 @@ class FallbackWindow:
         self._warned = 0.0
 
     def reserve(self, key: str, budget: Budget, max_wait: float) -> float:
-        import redis
 
         try:
             return self.primary.reserve(key, budget, max_wait)
@@ -253,7 +254,6 @@ _default_lock = threading.Lock()
 
 def build_limiter(*, redis_url: str = "", data_dir: Path | None = None) -> RateLimiter:
     """A limiter from settings: Redis when REDIS_URL is set, the file ring otherwise."""
-    from django.conf import settings
 
     url = redis_url if redis_url else settings.REDIS_URL
     files = FileWindow((data_dir or settings.DATA_DIR) / "ratelimit")
@@ -263,7 +263,6 @@ def build_limiter(*, redis_url: str = "", data_dir: Path | None = None) -> RateL
 
 def budgets_configured() -> dict[str, Budget]:
     """The budgets from settings, by bucket (also published as metrics for the smoke test and dashboards)."""
-    from django.conf import settings
 
     return {
         # Everything we send to Gate.io shares one budget (the seed's 300 / 10 s, less headroom).

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -57,8 +58,8 @@ class PaperBroker:
 
     @classmethod
     def from_settings(cls) -> PaperBroker:
-        from django.conf import settings
 
+        # start-up cost: ccxt loads only for the broker that uses it
         from apps.exchange.ccxt_broker import GateBroker
 
         # Public data needs no keys; the simulator (GATEIO_API_URL) or Gate.io itself answers.

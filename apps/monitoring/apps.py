@@ -7,6 +7,7 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self) -> None:
+        # App registry: imported once every app is ready
         from django.conf import settings
 
         from apps.exchange.limiter import budgets_configured

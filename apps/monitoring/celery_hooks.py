@@ -11,6 +11,7 @@ from celery import signals
 
 from apps.exchange import limiter
 from apps.monitoring import metrics
+from apps.monitoring.multiproc import clean_dead, mark_dead
 from tradebot.logging_config import context_reset, context_set
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ def _task_retry(sender: Any = None, **_: Any) -> None:
 
 
 def _worker_init(**_: Any) -> None:
-    from apps.monitoring.multiproc import clean_dead
 
     removed = clean_dead()
     if removed:
@@ -51,7 +51,6 @@ def _worker_init(**_: Any) -> None:
 
 
 def _process_shutdown(**_: Any) -> None:
-    from apps.monitoring.multiproc import mark_dead
 
     mark_dead(os.getpid())
 

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+import django
+
+from apps.monitoring.multiproc import clean_dead, default_dir, ensure_env, mark_dead
 
 
 def on_starting(server: Any) -> None:
     """In the master, before any worker: refuse to start when the database or Redis cannot be reached (exit 2,
     naming the variable); multiprocess mode on in DATA_DIR/prometheus (the folder the settings, the Celery
     worker and beat use too), files of exited processes removed."""
-    import os
-
-    import django
-
-    from apps.monitoring.multiproc import clean_dead, default_dir, ensure_env
-
     ensure_env(default_dir())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradebot.settings")
     django.setup()
+    # start-up order: needs the apps django.setup() just loaded (gunicorn.conf imports this module before)
     from apps.operations.preflight import require_services
 
     require_services("web")
@@ -26,6 +26,4 @@ def on_starting(server: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     """A worker exited: drop its live gauges; its counters stay so no count is lost."""
-    from apps.monitoring.multiproc import mark_dead
-
     mark_dead(worker.pid)

@@ -19,12 +19,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import connection, connections
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
+from apps.exchange import services as exchange_services
 from apps.exchange.breaker import breaker_states as read_breaker_states
 from apps.monitoring import metrics
+from apps.monitoring.models import ComponentHealth
+from apps.operations.models import TaskRun
+from apps.reconciliation.models import ReconciliationRun
+from tradebot.config import timeframe_seconds
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +69,6 @@ def check_broker() -> tuple[str, str]:
         if not folder.is_dir():
             return "down", f"embedded transport folder {folder} missing"
         return "ok", "embedded filesystem transport"
-    import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
     try:
@@ -81,10 +87,9 @@ _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health-exchange")
 
 
 def _probe_exchange() -> tuple[str, str]:
-    from apps.exchange.services import get_broker
 
     try:
-        broker = get_broker()
+        broker = exchange_services.get_broker()
         symbol = settings.SYMBOLS[0]
         ticker = broker.fetch_ticker(symbol)
     finally:
@@ -155,8 +160,6 @@ def _interval_seconds(task: Any) -> float | None:
         every, period = task.interval.every, task.interval.period
         return every * {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1, "microseconds": 1e-6}[period]
     if task.crontab_id:
-        from tradebot.config import timeframe_seconds
-
         try:  # a trading cycle's crontab fires on each candle close
             return float(timeframe_seconds(json.loads(task.kwargs or "{}").get("timeframe", "")))
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -174,9 +177,6 @@ def _run_name(task: Any) -> str:
 
 
 def check_beat() -> tuple[str, str]:
-    from django_celery_beat.models import PeriodicTask
-
-    from apps.operations.models import TaskRun
 
     tasks = [
         t
@@ -210,7 +210,6 @@ def check_beat() -> tuple[str, str]:
 
 # --- reconciliation ------------------------------------------------------------------------------------
 def check_reconciliation() -> tuple[str, str]:
-    from apps.reconciliation.models import ReconciliationRun
 
     if settings.MODE == "backtest":
         return "ok", "backtest mode: no reconciliation"
@@ -282,7 +281,6 @@ def _remember(components: dict[str, dict[str, Any]]) -> None:
     """Keep ComponentHealth rows fresh for the admin (written when a minute has passed). A change of status is
     left to the health monitor (apps.operations.health_monitor), which alerts on it: were /health/ready to write
     it, a load balancer's probe would swallow the transition and the operators would never hear of it."""
-    from apps.monitoring.models import ComponentHealth
 
     now = timezone.now()
     try:

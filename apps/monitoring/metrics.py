@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from django.conf import settings
 from prometheus_client import Counter, Gauge, Histogram
 
 from apps.operations.schedule import schedule_entries
@@ -50,7 +51,6 @@ def declare(metric: _M, **labels: LabelValues) -> _M:
 
 
 def _symbols() -> list[str]:
-    from django.conf import settings
 
     return list(getattr(settings, "SYMBOLS", None) or ["BTC/USDT"])
 
@@ -141,7 +141,6 @@ VERSION = "0.1.0"
 
 
 def _mode() -> list[str]:
-    from django.conf import settings
 
     return [getattr(settings, "MODE", "paper")]
 
@@ -488,7 +487,6 @@ _LATENCY_BY_COMPONENT = {"decision": LATENCY_DECISION, "order": LATENCY_ORDER, "
 
 def budget_seconds(component: str) -> float | None:
     """The PERF_BUDGET_<COMPONENT>_P99_MS budget in seconds, or None when there is none."""
-    from django.conf import settings
 
     value = getattr(settings, f"PERF_BUDGET_{component.upper()}_P99_MS", None)
     return None if value is None else value / 1000
@@ -610,7 +608,6 @@ def init_zero() -> int:
 
 def publish_settings() -> None:
     """The settings alert rules compare with (latency budgets, backup interval), as gauges."""
-    from django.conf import settings
 
     for component in ("decision", "order", "flow"):
         budget = budget_seconds(component)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from apps.monitoring import metrics
 from tradebot.logging_config import context_reset, context_set
 
 HEADER = "X-Request-ID"
@@ -38,7 +39,6 @@ class RequestIdMiddleware:
 
 
 def _count_api(request: HttpRequest, response: HttpResponse, seconds: float) -> None:
-    from apps.monitoring import metrics
 
     match = getattr(request, "resolver_match", None)
     endpoint = ("/api/" + match.route.removeprefix("api/")) if match and match.route else "unmatched"

@@ -15,6 +15,8 @@ import re
 import socket
 from pathlib import Path
 
+from tradebot.config import load_config
+
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 # counter_1234-web1.db, gauge_mostrecent_1234-web1.db … (pid, then the host); counter_1234.db from a process
 # that did not install `identifier` (a bare prometheus_client script)
@@ -37,6 +39,7 @@ def install() -> None:
     """Name this process's metric files by `identifier` (before any metric is created: settings call it)."""
     if not os.environ.get(ENV):
         return
+    # start-up order: prometheus_client first loads after ensure_env() set PROMETHEUS_MULTIPROC_DIR
     from prometheus_client import values
 
     values.ValueClass = values.MultiProcessValue(process_identifier=identifier)
@@ -44,8 +47,6 @@ def install() -> None:
 
 def default_dir() -> Path:
     """DATA_DIR/prometheus, DATA_DIR read and validated like the settings do (environment, then `.env`)."""
-    from tradebot.config import load_config
-
     return load_config().DATA_DIR / "prometheus"
 
 
@@ -97,6 +98,7 @@ def mark_dead(pid: int) -> None:
     """A child exited: drop its live gauges (its counters and histograms stay, so no count is lost)."""
     if not os.environ.get(ENV):
         return
+    # start-up order: prometheus_client first loads after ensure_env() set PROMETHEUS_MULTIPROC_DIR
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(identifier(pid))

@@ -11,15 +11,19 @@ import logging
 import time
 from collections.abc import Callable
 
+from django.db.models import Max
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
 from apps.monitoring import metrics
+from apps.operations.backups import backups_list
+from apps.reconciliation.models import ReconciliationRun
+from apps.risk.models import TradingSwitch
 
 log = logging.getLogger(__name__)
 
 
 def _reconciliation() -> None:
-    from django.db.models import Max
-
-    from apps.reconciliation.models import ReconciliationRun
 
     done = ReconciliationRun.objects.filter(finished_at__isnull=False).exclude(
         status__in=(ReconciliationRun.Status.FAILED, ReconciliationRun.Status.RUNNING)
@@ -30,7 +34,6 @@ def _reconciliation() -> None:
 
 
 def _backups() -> None:
-    from apps.operations.backups import backups_list
 
     newest = next(iter(backups_list()), None)
     if newest is None:
@@ -42,8 +45,6 @@ def _backups() -> None:
 
 
 def _beat() -> None:
-    from django.utils import timezone
-    from django_celery_beat.models import PeriodicTask
 
     now = timezone.now()
     for name, last_run, changed in PeriodicTask.objects.filter(enabled=True, one_off=False).values_list(
@@ -55,7 +56,6 @@ def _beat() -> None:
 
 
 def _kill_switch() -> None:
-    from apps.risk.models import TradingSwitch
 
     halted = TradingSwitch.objects.filter(pk=1).values_list("halted", flat=True).first()
     metrics.TRADING_HALTED.set(1 if halted else 0)

@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
 from apps.common.admin_mixins import ReadOnlyAdmin
 from apps.operations.models import ScheduleSource, TaskLock, TaskRun
+from apps.operations.schedule import operator_changed
 
 
 @admin.register(TaskRun)
@@ -34,10 +37,6 @@ class ScheduleSourceAdmin(ReadOnlyAdmin):
 def _beat_admin() -> None:
     """django-celery-beat's periodic task list, plus one column: does the entry follow the environment, or was it
     changed here (then a restart leaves it alone; `sync_schedule --reset` hands it back to the environment)."""
-    from django_celery_beat.admin import PeriodicTaskAdmin
-    from django_celery_beat.models import PeriodicTask
-
-    from apps.operations.schedule import operator_changed
 
     class ScheduleAdmin(PeriodicTaskAdmin):
         list_display = (*PeriodicTaskAdmin.list_display, "schedule_source")

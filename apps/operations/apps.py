@@ -7,6 +7,7 @@ class OperationsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
+        # App registry: imported once every app is ready
         from django.db.models.signals import post_migrate
 
         from apps.operations import shutdown  # noqa: F401 - connects the worker's stop flag and shutdown timing

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 
+from django.db import close_old_connections
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from apps.monitoring import metrics
+from apps.operations.preflight import require_services
 from apps.operations.schedule import ensure_schedule
 
 log = logging.getLogger(__name__)
@@ -24,7 +27,6 @@ IN_PROCESS_WHEN_BROKER_DOWN = frozenset({"exits.check", "monitoring.health_check
 
 class Scheduler(DatabaseScheduler):
     def setup_schedule(self) -> None:
-        from apps.operations.preflight import require_services
 
         require_services("beat")  # before the first query, so a wrong DATABASE_URL is named, not a traceback
         written = ensure_schedule()
@@ -46,7 +48,6 @@ class Scheduler(DatabaseScheduler):
 
 def run_in_process(app, task_name: str, *, kwargs: dict) -> None:
     """Run a protective task here and now (the broker is down); its errors are logged, never raised."""
-    from apps.monitoring import metrics
 
     metrics.PERIODIC_IN_PROCESS.labels(task=task_name).inc()
     try:
@@ -54,6 +55,4 @@ def run_in_process(app, task_name: str, *, kwargs: dict) -> None:
     except Exception:
         log.exception("%s failed in the beat process", task_name)
     finally:
-        from django.db import close_old_connections
-
         close_old_connections()

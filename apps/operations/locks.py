@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -40,7 +41,6 @@ _redis_clients: dict[str, object] = {}
 
 
 def _redis(url: str):
-    import redis
 
     client = _redis_clients.get(url)
     if client is None:
@@ -50,7 +50,6 @@ def _redis(url: str):
 
 
 def _redis_down(exc: Exception) -> bool:
-    import redis
 
     return isinstance(exc, redis.ConnectionError | redis.TimeoutError)
 

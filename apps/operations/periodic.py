@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
+from apps.monitoring import metrics
 from apps.operations.locks import LEASE_TTL_SEC, singleton
 from apps.operations.models import TaskRun
 from apps.operations.shutdown import ShutdownRequested
@@ -61,7 +62,6 @@ def _close_abandoned(name: str) -> None:
         runs=F("runs") + 1,
         failures=F("failures") + 1,
     )
-    from apps.monitoring import metrics
 
     metrics.PERIODIC_ABANDONED.labels(task=name.split(":")[0]).inc()
 
@@ -86,6 +86,4 @@ def _record(name: str, status: str, *, error: str = "", started: float | None = 
         TaskRun.objects.get_or_create(name=name, defaults={"last_status": status})
         TaskRun.objects.filter(name=name).update(**updates)
     if status == "skipped":
-        from apps.monitoring import metrics
-
         metrics.PERIODIC_SKIPPED.labels(task=name.split(":")[0]).inc()

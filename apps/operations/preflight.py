@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 import sys
 
+import redis
 from django.conf import settings
+from django.db import connections
 
 CONNECT_TIMEOUT_SEC = 5
 
@@ -34,7 +36,6 @@ def _reason(exc: BaseException) -> str:
 
 
 def check_database() -> None:
-    from django.db import connections
 
     connection = connections["default"]
     try:
@@ -50,7 +51,6 @@ def check_database() -> None:
 def check_redis() -> None:
     if not settings.REDIS_URL:
         return
-    import redis
 
     client = redis.Redis.from_url(
         settings.REDIS_URL, socket_connect_timeout=CONNECT_TIMEOUT_SEC, socket_timeout=CONNECT_TIMEOUT_SEC

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+from apps.operations.models import ScheduleSource
 
 # Candle closes per timeframe as crontab fields (minute, hour).
 CANDLE_CLOSE_CRONTAB: dict[str, tuple[str, str]] = {
@@ -91,7 +94,6 @@ def _current(task: Any) -> dict[str, Any]:
 
 def operator_changed(task: Any) -> bool:
     """True when an entry differs from what the environment last wrote into it (an edit in the admin)."""
-    from apps.operations.models import ScheduleSource
 
     source = ScheduleSource.objects.filter(name=task.name).first()
     return source is None or source.applied != _current(task)
@@ -103,9 +105,6 @@ def ensure_schedule(*args: Any, reset: bool = False, **kwargs: Any) -> list[str]
     Run at every start (migrate, sync_schedule, beat). An entry is rewritten when the environment's values
     changed (e.g. RECONCILE_INTERVAL_SEC) and it still holds what the environment last wrote; an entry an
     operator changed in the admin is left alone, unless `reset=True`."""
-    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
-
-    from apps.operations.models import ScheduleSource
 
     touched = []
     wanted = schedule_entries()

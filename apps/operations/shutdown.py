@@ -24,6 +24,8 @@ from typing import Any
 from celery.signals import worker_init, worker_shutdown, worker_shutting_down
 from django.conf import settings
 
+from apps.monitoring import metrics
+
 log = logging.getLogger(__name__)
 _started: dict[str, float] = {}
 # Created in the worker's main process before the pool forks, so every pool process shares it.
@@ -108,8 +110,6 @@ def _on_shutdown(**kwargs) -> None:
     duration = time.monotonic() - started
     log.warning("worker stopped gracefully in %.2f s", duration)
     try:
-        from apps.monitoring import metrics
-
         metrics.GRACEFUL_SHUTDOWN.labels(process="worker").observe(duration)
         metrics.SHUTDOWNS.labels(process="worker", outcome="graceful" if duration <= 30 else "slow").inc()
     except Exception:  # metrics must never stand in the way of exiting

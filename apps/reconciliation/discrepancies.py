@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.services import audit_record
 from apps.reconciliation.models import Discrepancy, ReconciliationRun
 from apps.trading.models import Order
 
@@ -68,9 +70,6 @@ def resolve_balance(*, symbol: str, now: datetime | None = None, venue: str | No
 def discrepancies_mark_resolved(*, ids: list[int], actor: Any, now: datetime | None = None) -> int:
     """An operator has looked at these discrepancies: the unresolved ones are marked resolved (which lifts the
     block on new entries they put on their symbol), each audited with the operator. Returns how many."""
-    from django.db import transaction
-
-    from apps.audit.services import audit_record
 
     now = now or timezone.now()
     count = 0

@@ -26,6 +26,7 @@ from django.utils import timezone
 from apps.audit.actors import Actor
 from apps.exchange.broker import Broker, ExchangeError, OrderNotFound
 from apps.exchange.types import Balance, ExchangeOrder
+from apps.monitoring import metrics
 from apps.notifications import notify
 from apps.operations.locks import Heartbeat, Lease, lease_free
 from apps.operations.shutdown import ShutdownRequested, interruptible, raise_if_stopping
@@ -442,8 +443,6 @@ def _finish(
 def _metric(name: str, value: float | None = None, op: str = "inc", **labels: str) -> None:
     """Metrics never break a run (and the monitoring app may be absent)."""
     try:
-        from apps.monitoring import metrics
-
         family = getattr(metrics, name)
         target = family.labels(**labels) if labels else family
         if op == "inc":

@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from apps.common.fields import money
+from tradebot.config import parse_hours
 
 
 class TradingSwitch(models.Model):
@@ -100,7 +101,6 @@ class RiskLimits(models.Model):
         return limits
 
     def clean(self) -> None:
-        from tradebot.config import parse_hours
 
         errors: dict[str, str] = {}
         if self.max_positions is not None and not 0 <= self.max_positions <= 1000:

@@ -14,9 +14,11 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from apps.audit.actors import SYSTEM, Actor
+from apps.exchange.breaker import CLOSED, get_breaker
 from apps.exchange.broker import Broker
 from apps.exchange.gateio import round_down
 from apps.exchange.types import Market
+from apps.reconciliation.models import Discrepancy
 from apps.risk.selectors import Equity, Limits, equity_current, trading_status
 from apps.risk.switch import drawdown_update
 from apps.trading.models import LIVE_STATUSES, Order, OrderStatus, Position, Side
@@ -157,7 +159,6 @@ class BreakerOpen(Rule):
     name = "breaker_open"
 
     def check(self, ctx: RiskContext) -> RiskBlock | None:
-        from apps.exchange.breaker import CLOSED, get_breaker
 
         breakers = getattr(ctx.broker, "breakers", None) or {}
         breaker = breakers.get("private_orders")
@@ -176,7 +177,6 @@ class UnresolvedDiscrepancies(Rule):
     name = "unresolved_discrepancies"
 
     def check(self, ctx: RiskContext) -> RiskBlock | None:
-        from apps.reconciliation.models import Discrepancy
 
         unresolved = Discrepancy.objects.filter(symbol=ctx.symbol, resolved=False, run__venue=ctx.venue)
         rows = list(unresolved.order_by("-created_at", "-id").values_list("id", "kind")[:20])

@@ -19,6 +19,8 @@ from apps.signals.models import Decision
 from apps.signals.pipeline import DecisionResult, decide
 from apps.signals.policy import BUY, PREVIOUS_ACTIONS, Thresholds
 from apps.signals.selectors import explain_text
+from apps.trading.selectors import positions_open
+from apps.trading.venues import venue_of
 from tradebot.config import SYMBOL_RE, TIMEFRAMES, timeframe_seconds
 
 __all__ = [
@@ -133,8 +135,6 @@ def signal_parameters() -> tuple[dict[str, float], Thresholds]:
 
 def _stance_from_book(symbol: str, broker: Broker) -> str | None:
     """buy when the broker's books (its venue) hold an open position in the symbol, else None (flat)."""
-    from apps.trading.selectors import positions_open
-    from apps.trading.venues import venue_of
 
     return BUY if positions_open(symbol, venue=venue_of(broker)).filter(amount__gt=0).exists() else None
 

@@ -35,6 +35,7 @@ def application_build(*, token: str | None = None, polling: bool = True) -> Appl
 
     `polling=False` builds it without an Updater, for the webhook view that feeds updates itself.
     """
+    # start-up cost: the commands (and the core they call) load only in the bot process
     from apps.telegram_bot.handlers import handlers_register
 
     base_url, base_file_url = api_urls()

@@ -10,13 +10,24 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
 from apps.exchange import services as exchange_services
+from apps.exits.models import ProtectiveExit
+from apps.monitoring.health import check_database, readiness
+from apps.reconciliation.models import Discrepancy, ReconciliationRun
+from apps.risk.models import RiskEvent
+from apps.risk.selectors import trading_status
 from apps.signals import selectors as signal_selectors
 from apps.signals import services as signal_services
+from apps.signals.models import Decision
+from apps.telegram_bot.parsing import LIMIT_DEFAULT
+from apps.trading.models import Fill, Order
+from apps.trading.selectors import pnl_summary, positions_open, realized_pnl_since, realized_pnl_today
+from apps.trading.venues import current_venue
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +90,6 @@ def _tickers(symbols: list[str]) -> tuple[dict[str, Decimal], str]:
 
 
 def status_text() -> str:
-    from apps.exits.models import ProtectiveExit
-    from apps.risk.selectors import trading_status
-    from apps.trading.selectors import positions_open, realized_pnl_today
-    from apps.trading.venues import current_venue
 
     venue = current_venue()
     status = trading_status()
@@ -102,7 +109,6 @@ def status_text() -> str:
 
 
 def health_text() -> str:
-    from apps.monitoring.health import readiness
 
     report = readiness()
     icons = {"ok": "🟢", "degraded": "🟡", "down": "🔴"}
@@ -139,7 +145,6 @@ def eval_text(symbol: str, timeframe: str, limit: int | None) -> str:
 
 
 def _fresh_decision(symbol: str, timeframe: str, limit: int | None) -> Any:
-    from apps.telegram_bot.parsing import LIMIT_DEFAULT
 
     return signal_services.evaluate(
         symbol=symbol,
@@ -184,8 +189,8 @@ def why_text(symbol: str, timeframe: str, limit: int | None) -> str:
 
 def profit_report(symbol: str | None) -> tuple[str, bytes]:
     """Caption and PNG chart for /profit."""
+    # start-up cost: matplotlib loads only to draw a chart
     from apps.telegram_bot.chart import equity_chart_png
-    from apps.trading.selectors import pnl_summary, positions_open
 
     prices, note = _tickers(list(positions_open(symbol).values_list("symbol", flat=True)))
     summary = pnl_summary(symbol=symbol, prices=prices or None)
@@ -207,8 +212,6 @@ def profit_report(symbol: str | None) -> tuple[str, bytes]:
 
 
 def positions_text(symbol: str | None) -> str:
-    from apps.exits.models import ProtectiveExit
-    from apps.trading.selectors import positions_open
 
     positions = list(positions_open(symbol).order_by("symbol"))
     if not positions:
@@ -236,8 +239,6 @@ def positions_text(symbol: str | None) -> str:
 
 
 def exits_text() -> str:
-    from apps.exits.models import ProtectiveExit
-    from apps.trading.venues import current_venue
 
     mine = ProtectiveExit.objects.filter(position__venue=current_venue())  # the running mode's books
     active = list(
@@ -271,13 +272,6 @@ def exits_text() -> str:
 
 def metrics_text() -> str:
     """Key figures of the last 24 hours, from the database (shared by every process, unlike counters)."""
-    from apps.exits.models import ProtectiveExit
-    from apps.reconciliation.models import Discrepancy, ReconciliationRun
-    from apps.risk.models import RiskEvent
-    from apps.signals.models import Decision
-    from apps.trading.models import Fill, Order
-    from apps.trading.selectors import positions_open, realized_pnl_since
-    from apps.trading.venues import current_venue
 
     since = timezone.now() - timedelta(hours=24)
     venue = current_venue()  # the books of the running mode only
@@ -313,7 +307,6 @@ def metrics_text() -> str:
 
 def smoke_test_text() -> str:
     """One line per dependency: database, exchange, Redis, Celery."""
-    from apps.monitoring.health import check_database
 
     def run(name: str, check) -> str:
         try:
@@ -342,7 +335,6 @@ def _check_exchange() -> tuple[str, str]:
 def _check_redis() -> tuple[str, str]:
     if not settings.REDIS_URL:
         return "n/a", "not configured (embedded default in use)"
-    import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
     client.ping()
@@ -350,6 +342,7 @@ def _check_redis() -> tuple[str, str]:
 
 
 def _check_celery() -> tuple[str, str]:
+    # start-up order: the Celery app module sets Django up itself
     from celery_app import app
 
     with app.connection_for_write() as connection:

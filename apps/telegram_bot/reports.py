@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from apps.exchange import services as exchange_services
+from apps.monitoring.metrics import VERSION
 from apps.reports import selectors
 from apps.telegram_bot.replies import num, signed
 
@@ -80,6 +81,5 @@ def trades_text(count: int) -> str:
 
 
 def version_text() -> str:
-    from apps.monitoring.metrics import VERSION
 
     return f"tradebot {VERSION} · mode {settings.MODE} · exchange {settings.EXCHANGE}"

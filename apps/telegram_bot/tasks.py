@@ -11,6 +11,7 @@ from django.conf import settings
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
 from apps.telegram_bot.alert_format import alert_dedupe_seconds, alert_rate_per_minute, alert_text
+from apps.telegram_bot.application import bot_create
 from apps.telegram_bot.metrics import metric_inc
 from apps.telegram_bot.throttle import throttle_hit, throttle_prune
 
@@ -22,7 +23,6 @@ DIRECT_TIMEOUT_SEC = 5.0
 
 
 async def _send(chat_id: int, text: str) -> None:
-    from apps.telegram_bot.application import bot_create
 
     async with bot_create() as bot:
         await bot.send_message(chat_id=chat_id, text=text, disable_web_page_preview=True)

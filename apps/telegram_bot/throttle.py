@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -25,8 +26,6 @@ _redis_clients: dict[str, object] = {}
 def _redis(url: str):
     client = _redis_clients.get(url)
     if client is None:
-        import redis
-
         client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         _redis_clients[url] = client
     return client
@@ -63,8 +62,6 @@ def throttle_hit(name: str, *, limit: int, ttl_seconds: int) -> bool:
     """Count one hit on `name`; True when it is within `limit` for the current window."""
     url = getattr(settings, "REDIS_URL", "")
     if url:
-        import redis
-
         try:
             return _redis_hit(url, name, limit, ttl_seconds)
         except (redis.ConnectionError, redis.TimeoutError) as exc:

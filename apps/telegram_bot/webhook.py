@@ -26,6 +26,11 @@ from django.views.decorators.http import require_POST
 from telegram import Update
 from telegram.ext import Application
 
+from apps.monitoring import metrics
+from apps.security.middleware import too_large
+from apps.telegram_bot.application import application_build
+from apps.telegram_bot.models import WebhookUpdate
+
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -44,7 +49,6 @@ class WebhookRunner:
         self._pid: int | None = None
 
     def _start(self) -> tuple[Application, asyncio.AbstractEventLoop]:
-        from apps.telegram_bot.application import application_build
 
         loop = asyncio.new_event_loop()
         threading.Thread(target=loop.run_forever, name="telegram-webhook", daemon=True).start()
@@ -108,7 +112,6 @@ def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
 
 def update_claim(update_id: int) -> bool:
     """True the first time an update_id is seen (within UPDATE_MEMORY); shared by every web process."""
-    from apps.telegram_bot.models import WebhookUpdate
 
     now = timezone.now()
     WebhookUpdate.objects.filter(received_at__lt=now - UPDATE_MEMORY).delete()
@@ -121,7 +124,6 @@ def update_claim(update_id: int) -> bool:
 
 
 def _refused(reason: str, detail: str, status: int = 400) -> JsonResponse:
-    from apps.monitoring import metrics
 
     metrics.REQUESTS_REFUSED.labels(reason=reason).inc()
     return JsonResponse({"detail": detail}, status=status)
@@ -137,8 +139,6 @@ def telegram_webhook(request: HttpRequest) -> JsonResponse:
     try:
         data = json.loads(request.body)
     except RequestDataTooBig:
-        from apps.security.middleware import too_large
-
         return too_large()
     except RecursionError:
         return _refused("too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
@@ -150,8 +150,6 @@ def telegram_webhook(request: HttpRequest) -> JsonResponse:
     if not isinstance(update_id, int) or isinstance(update_id, bool) or not 0 <= update_id < 2**63:
         return JsonResponse({"detail": "not a Telegram Update"}, status=400)
     if not update_claim(update_id):
-        from apps.monitoring import metrics
-
         metrics.REQUESTS_REFUSED.labels(reason="duplicate_update").inc()
         logger.info("telegram webhook: update %s already taken; not processed again", update_id)
         return JsonResponse({"ok": True, "duplicate": True})

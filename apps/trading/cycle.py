@@ -16,10 +16,15 @@ from django.utils import timezone
 
 from apps.audit.actors import SYSTEM, Actor
 from apps.exchange.broker import Broker, ExchangeError
+from apps.exits.services import position_close
 from apps.monitoring import metrics
 from apps.operations.shutdown import interruptible, stop_requested
+from apps.risk.services import risk_check
 from apps.signals.models import Decision
+from apps.signals.services import evaluate
 from apps.trading.models import Order, OrderStatus, OrderType, Origin, Position, Side
+from apps.trading.services import order_create
+from apps.trading.submission import order_submit
 from apps.trading.venues import venue_of
 
 log = logging.getLogger(__name__)
@@ -51,8 +56,6 @@ def place_order(
 ) -> Order:
     """Record (idempotently per intent) and send one order. Calling it again for the same intent returns
     the same order and never sends a second one."""
-    from apps.trading.services import order_create
-    from apps.trading.submission import order_submit
 
     started = time.perf_counter()
     order = order_create(
@@ -83,7 +86,6 @@ def eval_and_execute(
 
     The entry intent is keyed on the candle the decision saw, so a cycle re-run for the same candle
     (a redelivered task, a restarted worker) finds the order it already made instead of making another."""
-    from apps.signals.services import evaluate
 
     started = time.perf_counter()
     now = now or timezone.now()
@@ -104,7 +106,6 @@ def eval_and_execute(
 
 
 def _enter(*, decision: Decision, broker: Broker, now: datetime, actor: Actor) -> tuple[Order | None, str]:
-    from apps.risk.services import risk_check
 
     intent = f"entry:{decision.symbol}:{decision.timeframe}:{decision.candle_time:%Y%m%dT%H%M}"
     existing = Order.objects.filter(intent=intent).first()
@@ -143,7 +144,6 @@ def _exit_on_signal(*, decision: Decision, broker: Broker, actor: Actor) -> tupl
     )
     if position is None:
         return None, "sell signal with no open position: nothing to do (spot, long only)"
-    from apps.exits.services import position_close
 
     try:
         order = position_close(position=position, broker=broker, actor=actor)

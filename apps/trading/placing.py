@@ -22,8 +22,11 @@ from django.db import IntegrityError, connection
 
 from apps.audit.actors import Actor
 from apps.exchange.broker import Broker
+from apps.risk.rules import Requested
+from apps.risk.services import risk_check
 from apps.trading.models import Order, OrderStatus, Origin
 from apps.trading.services import OrderInputError, order_create, order_input_clean, order_transition
+from apps.trading.submission import order_submit
 from apps.trading.venues import venue_of
 
 log = logging.getLogger(__name__)
@@ -146,9 +149,6 @@ def place_requested_order(
 ) -> Placed:
     """Risk-check, record and send an operator's order once. Raises OrderInputError (bad input), RiskRefused,
     ClientIdConflict, NotSent (database down before sending); never fails for an order that may be out."""
-    from apps.risk.rules import Requested
-    from apps.risk.services import risk_check
-    from apps.trading.submission import order_submit
 
     venue = venue_of(broker)
     amount_d, quote_d, price_d = order_input_clean(

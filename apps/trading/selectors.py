@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Sum
 from django.utils import timezone
 
-from apps.trading.models import Position
+from apps.trading.models import LIVE_STATUSES, Fill, Order, Position
 from apps.trading.venues import current_venue
 
 
@@ -107,7 +107,6 @@ def pnl_summary(
 
 def orders_of(symbol: str | None = None, *, venue: str | None = None):
     """The venue's orders (default: the mode's), newest first."""
-    from apps.trading.models import Order
 
     qs = Order.objects.filter(venue=venue or current_venue()).order_by("-created_at", "-id")
     return qs.filter(symbol=symbol) if symbol else qs
@@ -115,7 +114,6 @@ def orders_of(symbol: str | None = None, *, venue: str | None = None):
 
 def orders_open(symbol: str | None = None, *, venue: str | None = None):
     """The venue's orders still live on the exchange (submitted, open, partially filled, unknown), newest first."""
-    from apps.trading.models import LIVE_STATUSES
 
     return orders_of(symbol, venue=venue).filter(status__in=LIVE_STATUSES)
 
@@ -142,7 +140,6 @@ def realized_pnl_by_day(
 
 def fills_between(symbol: str, since: datetime, until: datetime | None = None, *, venue: str | None = None):
     """The venue's fills of a symbol (with their order) in a window, oldest first: entries and exits on a chart."""
-    from apps.trading.models import Fill
 
     qs = Fill.objects.filter(venue=venue or current_venue(), symbol=symbol, executed_at__gte=since)
     qs = qs.select_related("order")

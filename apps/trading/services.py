@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.audit.actors import SYSTEM, Actor
 from apps.audit.services import audit_record
+from apps.exchange.gateio import validate_client_order_id
 from apps.monitoring import metrics
 from apps.trading.models import Fill, Order, OrderStatus, OrderType, Origin, Position, Side
 from apps.trading.state import IllegalTransition, check_transition, is_allowed
@@ -103,8 +104,6 @@ def order_input_clean(
     if quote_d is not None and not (type == OrderType.MARKET and side == Side.BUY):
         raise OrderInputError("quote_amount", "only a market buy is sized in quote currency")
     if client_order_id is not None:
-        from apps.exchange.gateio import validate_client_order_id
-
         try:
             validate_client_order_id(client_order_id)
         except ValueError as exc:
@@ -329,8 +328,6 @@ def _transition_unchanged(
 
 def _count_refused() -> None:
     try:
-        from apps.monitoring import metrics
-
         metrics.ORDER_TRANSITIONS_REFUSED.inc()
     except Exception:  # a metric must never break an order
         log.debug("refused transition not counted", exc_info=True)
@@ -428,8 +425,6 @@ def fill_apply(*, order: Order, report: FillReport, actor: Actor = SYSTEM) -> Fi
 
 def _count_fill(side: str) -> None:
     try:
-        from apps.monitoring import metrics
-
         metrics.FILLS_RECORDED.labels(side=side).inc()
     except Exception:  # a metric must never break a fill
         log.debug("fill not counted", exc_info=True)

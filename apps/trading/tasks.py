@@ -2,16 +2,16 @@
 
 from celery import shared_task
 
+from apps.exchange import services as exchange_services
 from apps.operations.periodic import run_periodic
+from apps.trading.cycle import eval_and_execute
 
 
 @shared_task(name="trading.cycle", acks_late=True)
 def trading_cycle(symbol: str, timeframe: str) -> str | None:
-    from apps.exchange.services import get_broker
-    from apps.trading.cycle import eval_and_execute
 
     result = run_periodic(
         f"trading.cycle:{symbol}",
-        lambda: eval_and_execute(symbol=symbol, timeframe=timeframe, broker=get_broker()),
+        lambda: eval_and_execute(symbol=symbol, timeframe=timeframe, broker=exchange_services.get_broker()),
     )
     return None if result is None else result.note

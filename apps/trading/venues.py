@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 
@@ -24,7 +25,6 @@ class WrongVenue(RuntimeError):
 
 def current_venue() -> str:
     """The venue of this process's mode: `live` for MODE=live, `paper` otherwise (backtests keep no books)."""
-    from django.conf import settings
 
     return Venue.LIVE if getattr(settings, "MODE", "paper") == "live" else Venue.PAPER
 

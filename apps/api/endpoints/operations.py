@@ -22,7 +22,15 @@ from apps.api.schemas import (
     TradingStatusOut,
     links_from_id,
 )
+from apps.backtest.models import BacktestRun, BacktestSweep
+from apps.backtest.services import backtest_enqueue
+from apps.backtest.sweeps import sweep_json
+from apps.backtest.sweeps import sweep_start as start
+from apps.monitoring import metrics
 from apps.reconciliation import services as reconciliation_services
+from apps.risk.selectors import trading_status
+from apps.risk.services import trading_pause as pause
+from apps.risk.services import trading_resume as resume
 
 router = Router(tags=["operations"])
 
@@ -46,7 +54,6 @@ def run_out(run: Any) -> dict[str, Any]:
 
 
 def status_out() -> dict[str, Any]:
-    from apps.risk.selectors import trading_status
 
     s = trading_status()
     return {
@@ -83,8 +90,6 @@ def trading_get(request: HttpRequest):
     "/trading/pause", response={200: TradingStatusOut, **TRADE_ERRORS}, auth=trade_auth, summary="Kill switch on"
 )
 def trading_pause(request: HttpRequest, payload: ReasonIn | None = None):
-    from apps.monitoring import metrics
-    from apps.risk.services import trading_pause as pause
 
     reason = (payload.reason if payload else "") or "paused through the API"
     pause(actor=actor_of(request), reason=reason)
@@ -97,8 +102,6 @@ def trading_pause(request: HttpRequest, payload: ReasonIn | None = None):
     "/trading/resume", response={200: TradingStatusOut, **TRADE_ERRORS}, auth=trade_auth, summary="Kill switch off"
 )
 def trading_resume(request: HttpRequest, payload: ReasonIn | None = None):
-    from apps.monitoring import metrics
-    from apps.risk.services import trading_resume as resume
 
     reason = (payload.reason if payload else "") or "resumed through the API"
     resume(actor=actor_of(request), reason=reason)
@@ -124,7 +127,6 @@ def backtest_out(run: Any) -> dict[str, Any]:
 )
 def backtest_start(request: HttpRequest, payload: BacktestIn):
     """Queue a backtest over the exchange's history from `since` to `until`; poll GET /api/backtests/{id}."""
-    from apps.backtest.services import backtest_enqueue
 
     run = backtest_enqueue(
         symbol=payload.symbol,
@@ -147,8 +149,6 @@ def backtest_start(request: HttpRequest, payload: BacktestIn):
 def sweep_start(request: HttpRequest, payload: SweepIn):
     """Queue a sweep over the exchange's history: every combination of `grid` as its own backtest on the
     workers, ranked by `rank_by`; poll GET /api/backtests/sweeps/{id}. The same request resumes its sweep."""
-    from apps.backtest.sweeps import sweep_json
-    from apps.backtest.sweeps import sweep_start as start
 
     sweep = start(
         symbol=payload.symbol,
@@ -171,8 +171,6 @@ def sweep_start(request: HttpRequest, payload: SweepIn):
     summary="A sweep: progress and its combinations ranked",
 )
 def sweep_get(request: HttpRequest, sweep_id: int = Path(..., ge=1, le=ID_MAX)):
-    from apps.backtest.models import BacktestSweep
-    from apps.backtest.sweeps import sweep_json
 
     return sweep_json(get_object_or_404(BacktestSweep, pk=sweep_id))
 
@@ -184,6 +182,5 @@ def sweep_get(request: HttpRequest, sweep_id: int = Path(..., ge=1, le=ID_MAX)):
     summary="A backtest: status, metrics, trades, equity curve",
 )
 def backtest_get(request: HttpRequest, backtest_id: int = Path(..., ge=1, le=ID_MAX)):
-    from apps.backtest.models import BacktestRun
 
     return backtest_out(get_object_or_404(BacktestRun, pk=backtest_id))

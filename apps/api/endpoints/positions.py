@@ -17,6 +17,8 @@ from apps.api.schemas import SYMBOL_PATTERN, VENUES, ErrorOut, ExitPage, OrderOu
 from apps.exits import services as exit_services
 from apps.exits.models import ProtectiveExit
 from apps.trading.models import Order, Position
+from apps.trading.selectors import pnl_summary, positions_open
+from apps.trading.venues import current_venue
 
 log = logging.getLogger(__name__)
 router = Router(tags=["positions"])
@@ -133,12 +135,10 @@ def pnl(
     symbol: str | None = Query(None, pattern=SYMBOL_PATTERN),
     venue: VENUES | None = Query(None, description="paper or live; the running mode's books when absent"),
 ):
-    from apps.trading.selectors import pnl_summary, positions_open
 
     symbol = _symbol(symbol)
     prices = _prices(sorted(set(positions_open(symbol, venue=venue).values_list("symbol", flat=True))))
     summary = pnl_summary(symbol=symbol, prices=prices or {}, venue=venue)
-    from apps.trading.venues import current_venue
 
     return {
         "venue": venue or current_venue(),

@@ -11,7 +11,9 @@ import json
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.audit.actors import Actor
+from apps.exchange import services as exchange_services
 from apps.exchange.broker import ExchangeError
+from apps.exits.services import exits_check
 
 
 class Command(BaseCommand):
@@ -21,12 +23,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     def handle(self, *args, **options) -> None:
-        from apps.exchange.services import get_broker
-        from apps.exits.services import exits_check
 
         as_json = options["json"]
         try:
-            broker = get_broker()
+            broker = exchange_services.get_broker()
             result = exits_check(broker=broker, actor=Actor.system("check_exits"))
         except (ValueError, ExchangeError) as exc:
             self._fail(as_json, f"exits pass failed ({type(exc).__name__}): {exc}")

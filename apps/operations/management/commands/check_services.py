@@ -1,6 +1,7 @@
 import json
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from apps.operations.preflight import unreachable
@@ -25,6 +26,5 @@ class Command(BaseCommand):
 
     @staticmethod
     def _redis() -> bool:
-        from django.conf import settings
 
         return bool(settings.REDIS_URL)

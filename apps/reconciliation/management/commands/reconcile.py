@@ -12,9 +12,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.audit.actors import Actor
+from apps.exchange import services as exchange_services
 from apps.exchange.broker import ExchangeError
 from apps.reconciliation.models import ReconciliationRun
 from apps.reconciliation.selectors import run_summary
+from apps.reconciliation.services import reconcile
 
 
 class Command(BaseCommand):
@@ -46,12 +48,9 @@ class Command(BaseCommand):
         if settings.MODE == "backtest":
             self._fail(as_json, 1, "MODE=backtest has no exchange to reconcile with")
         try:
-            from apps.exchange.services import get_broker
-
-            broker = get_broker()
+            broker = exchange_services.get_broker()
         except (ImportError, ValueError, ExchangeError) as exc:
             self._fail(as_json, 1, f"no broker available: {exc}")
-        from apps.reconciliation.services import reconcile
 
         run = reconcile(
             broker=broker, actor=Actor.system("command"), trigger="command", symbols=symbols, lookback_hours=lookback

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from telegram import BotCommand, Update
 from telegram.ext import Application
 
+from apps.telegram_bot.application import application_build
 from apps.telegram_bot.parsing import USAGE
 
 DESCRIPTIONS = {
@@ -37,7 +38,6 @@ class Command(BaseCommand):
         parser.add_argument("--drop-pending", action="store_true", help="skip updates sent while the bot was down")
 
     def handle(self, *args, **options) -> None:
-        from apps.telegram_bot.application import application_build
 
         if not settings.TELEGRAM_BOT_TOKEN:
             raise CommandError("TELEGRAM_BOT_TOKEN is empty: create a bot with @BotFather and set it", returncode=2)

@@ -49,7 +49,7 @@ class Command(BaseCommand):
             self._fail(as_json, 1, "MODE=backtest has no exchange to reconcile with")
         try:
             broker = exchange_services.get_broker()
-        except (ImportError, ValueError, ExchangeError) as exc:
+        except (ValueError, ExchangeError) as exc:
             self._fail(as_json, 1, f"no broker available: {exc}")
 
         run = reconcile(

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 
 from apps.audit.actors import Actor
+from tests.support.side_effects import side_effects  # noqa: F401 - the fixture, for every test
 
 REQUIRE_SERVICES = os.environ.get("TEST_REQUIRE_SERVICES") == "1"
 

@@ -180,7 +180,6 @@ def _num(raw: bytes | None) -> float | None:
 
 class RedisStore:
     def __init__(self, url: str, prefix: str = "tb:breaker:") -> None:
-
         self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.prefix = prefix
         self._failure = self.client.register_script(_LUA_FAILURE)
@@ -214,7 +213,6 @@ class FallbackStore:
         self._warned = 0.0
 
     def _either(self, method: str, *args: object):
-
         try:
             return getattr(self.primary, method)(*args)
         except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -209,7 +209,6 @@ class GateBroker:
 
     @classmethod
     def from_settings(cls) -> GateBroker:
-
         return cls(
             api_key=settings.GATEIO_API_KEY,
             api_secret=settings.GATEIO_API_SECRET,

@@ -112,7 +112,6 @@ class RedisWindow:
     """The window as a Redis list of reserved slot times (microseconds, Redis clock)."""
 
     def __init__(self, url: str, prefix: str = "tb:ratelimit:") -> None:
-
         self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.prefix = prefix
         self.script = self.client.register_script(_LUA)
@@ -136,7 +135,6 @@ class FallbackWindow:
         self._warned = 0.0
 
     def reserve(self, key: str, budget: Budget, max_wait: float) -> float:
-
         try:
             return self.primary.reserve(key, budget, max_wait)
         except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -58,13 +58,24 @@ class PaperBroker:
 
     @classmethod
     def from_settings(cls) -> PaperBroker:
-
         # start-up cost: ccxt loads only for the broker that uses it
         from apps.exchange.ccxt_broker import GateBroker
 
         # Public data needs no keys; the simulator (GATEIO_API_URL) or Gate.io itself answers.
         data = GateBroker(api_url=settings.GATEIO_API_URL, sandbox=settings.GATEIO_SANDBOX)
         return cls(data=data, fee_pct=settings.PAPER_FEE_PCT, slippage_bps=settings.PAPER_SLIPPAGE_BPS)
+
+    # --- what submission asks around a create_order (apps.exchange.broker.Broker) --------------------
+
+    def check_available(self, endpoint: str = "private_orders") -> None:
+        """Paper orders never reach an exchange: there is no breaker to refuse them."""
+
+    def lost_answer_settles_at(self, error: BaseException, sent_at: datetime) -> datetime:
+        """A paper answer is never lost in flight: nothing can appear later."""
+        return sent_at
+
+    def order_reached_exchange(self) -> None:
+        """Nothing to count: paper orders have no breaker."""
 
     # --- market data: delegated ------------------------------------------------------------------
 

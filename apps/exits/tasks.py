@@ -10,7 +10,6 @@ from apps.operations.periodic import run_periodic
 
 @shared_task(name="exits.check", acks_late=True)
 def exits_check_task() -> dict | None:
-
     result = run_periodic(
         "exits.check", lambda: exits_check(broker=exchange_services.get_broker(), actor=Actor.system("exits"))
     )

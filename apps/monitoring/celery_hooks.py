@@ -44,14 +44,12 @@ def _task_retry(sender: Any = None, **_: Any) -> None:
 
 
 def _worker_init(**_: Any) -> None:
-
     removed = clean_dead()
     if removed:
         log.info("removed %d metric files of exited processes", removed)
 
 
 def _process_shutdown(**_: Any) -> None:
-
     mark_dead(os.getpid())
 
 

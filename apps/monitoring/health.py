@@ -87,7 +87,6 @@ _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health-exchange")
 
 
 def _probe_exchange() -> tuple[str, str]:
-
     try:
         broker = exchange_services.get_broker()
         symbol = settings.SYMBOLS[0]
@@ -177,7 +176,6 @@ def _run_name(task: Any) -> str:
 
 
 def check_beat() -> tuple[str, str]:
-
     tasks = [
         t
         for t in PeriodicTask.objects.filter(enabled=True, one_off=False).select_related("interval", "crontab")
@@ -210,7 +208,6 @@ def check_beat() -> tuple[str, str]:
 
 # --- reconciliation ------------------------------------------------------------------------------------
 def check_reconciliation() -> tuple[str, str]:
-
     if settings.MODE == "backtest":
         return "ok", "backtest mode: no reconciliation"
     run = ReconciliationRun.objects.exclude(status=ReconciliationRun.Status.RUNNING).order_by("-started_at").first()

@@ -51,7 +51,6 @@ def declare(metric: _M, **labels: LabelValues) -> _M:
 
 
 def _symbols() -> list[str]:
-
     return list(getattr(settings, "SYMBOLS", None) or ["BTC/USDT"])
 
 
@@ -141,7 +140,6 @@ VERSION = "0.1.0"
 
 
 def _mode() -> list[str]:
-
     return [getattr(settings, "MODE", "paper")]
 
 

@@ -39,7 +39,6 @@ class RequestIdMiddleware:
 
 
 def _count_api(request: HttpRequest, response: HttpResponse, seconds: float) -> None:
-
     match = getattr(request, "resolver_match", None)
     endpoint = ("/api/" + match.route.removeprefix("api/")) if match and match.route else "unmatched"
     metrics.API_REQUESTS.labels(endpoint=endpoint, method=request.method, status=str(response.status_code)).inc()

@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 
 def _reconciliation() -> None:
-
     done = ReconciliationRun.objects.filter(finished_at__isnull=False).exclude(
         status__in=(ReconciliationRun.Status.FAILED, ReconciliationRun.Status.RUNNING)
     )
@@ -34,7 +33,6 @@ def _reconciliation() -> None:
 
 
 def _backups() -> None:
-
     newest = next(iter(backups_list()), None)
     if newest is None:
         return
@@ -45,7 +43,6 @@ def _backups() -> None:
 
 
 def _beat() -> None:
-
     now = timezone.now()
     for name, last_run, changed in PeriodicTask.objects.filter(enabled=True, one_off=False).values_list(
         "name", "last_run_at", "date_changed"
@@ -56,7 +53,6 @@ def _beat() -> None:
 
 
 def _kill_switch() -> None:
-
     halted = TradingSwitch.objects.filter(pk=1).values_list("halted", flat=True).first()
     metrics.TRADING_HALTED.set(1 if halted else 0)
 

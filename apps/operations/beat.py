@@ -27,7 +27,6 @@ IN_PROCESS_WHEN_BROKER_DOWN = frozenset({"exits.check", "monitoring.health_check
 
 class Scheduler(DatabaseScheduler):
     def setup_schedule(self) -> None:
-
         require_services("beat")  # before the first query, so a wrong DATABASE_URL is named, not a traceback
         written = ensure_schedule()
         if written:

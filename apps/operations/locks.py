@@ -41,7 +41,6 @@ _redis_clients: dict[str, object] = {}
 
 
 def _redis(url: str):
-
     client = _redis_clients.get(url)
     if client is None:
         client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
@@ -50,7 +49,6 @@ def _redis(url: str):
 
 
 def _redis_down(exc: Exception) -> bool:
-
     return isinstance(exc, redis.ConnectionError | redis.TimeoutError)
 
 

@@ -36,7 +36,6 @@ def _reason(exc: BaseException) -> str:
 
 
 def check_database() -> None:
-
     connection = connections["default"]
     try:
         connection.ensure_connection()

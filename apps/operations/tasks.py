@@ -10,11 +10,9 @@ from apps.operations.periodic import run_periodic
 
 @shared_task(name="monitoring.health_check", acks_late=True)
 def health_check() -> None:
-
     run_periodic("monitoring.health_check", health_record)
 
 
 @shared_task(name="operations.backup_db", acks_late=True)
 def backup_db() -> None:
-
     run_periodic("operations.backup_db", backup_create)

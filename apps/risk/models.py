@@ -101,7 +101,6 @@ class RiskLimits(models.Model):
         return limits
 
     def clean(self) -> None:
-
         errors: dict[str, str] = {}
         if self.max_positions is not None and not 0 <= self.max_positions <= 1000:
             errors["max_positions"] = "Must be from 0 (no entries) to 1000."

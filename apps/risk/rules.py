@@ -159,7 +159,6 @@ class BreakerOpen(Rule):
     name = "breaker_open"
 
     def check(self, ctx: RiskContext) -> RiskBlock | None:
-
         breakers = getattr(ctx.broker, "breakers", None) or {}
         breaker = breakers.get("private_orders")
         if breaker is None:
@@ -177,7 +176,6 @@ class UnresolvedDiscrepancies(Rule):
     name = "unresolved_discrepancies"
 
     def check(self, ctx: RiskContext) -> RiskBlock | None:
-
         unresolved = Discrepancy.objects.filter(symbol=ctx.symbol, resolved=False, run__venue=ctx.venue)
         rows = list(unresolved.order_by("-created_at", "-id").values_list("id", "kind")[:20])
         if not rows:

@@ -90,7 +90,6 @@ def _tickers(symbols: list[str]) -> tuple[dict[str, Decimal], str]:
 
 
 def status_text() -> str:
-
     venue = current_venue()
     status = trading_status()
     gate = "🟢 entries allowed" if status.entries_allowed else "🔴 entries blocked"
@@ -109,7 +108,6 @@ def status_text() -> str:
 
 
 def health_text() -> str:
-
     report = readiness()
     icons = {"ok": "🟢", "degraded": "🟡", "down": "🔴"}
     lines = [f"{icons.get(report['status'], '⚪')} overall: {report['status']}"]
@@ -145,7 +143,6 @@ def eval_text(symbol: str, timeframe: str, limit: int | None) -> str:
 
 
 def _fresh_decision(symbol: str, timeframe: str, limit: int | None) -> Any:
-
     return signal_services.evaluate(
         symbol=symbol,
         timeframe=timeframe,
@@ -212,7 +209,6 @@ def profit_report(symbol: str | None) -> tuple[str, bytes]:
 
 
 def positions_text(symbol: str | None) -> str:
-
     positions = list(positions_open(symbol).order_by("symbol"))
     if not positions:
         return f"No open positions{f' for {symbol}' if symbol else ''}."
@@ -239,7 +235,6 @@ def positions_text(symbol: str | None) -> str:
 
 
 def exits_text() -> str:
-
     mine = ProtectiveExit.objects.filter(position__venue=current_venue())  # the running mode's books
     active = list(
         mine.filter(status__in=[ProtectiveExit.Status.ARMED, ProtectiveExit.Status.TRIGGERED]).order_by("symbol", "id")[

@@ -81,5 +81,4 @@ def trades_text(count: int) -> str:
 
 
 def version_text() -> str:
-
     return f"tradebot {VERSION} · mode {settings.MODE} · exchange {settings.EXCHANGE}"

@@ -23,7 +23,6 @@ DIRECT_TIMEOUT_SEC = 5.0
 
 
 async def _send(chat_id: int, text: str) -> None:
-
     async with bot_create() as bot:
         await bot.send_message(chat_id=chat_id, text=text, disable_web_page_preview=True)
 

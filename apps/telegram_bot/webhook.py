@@ -49,7 +49,6 @@ class WebhookRunner:
         self._pid: int | None = None
 
     def _start(self) -> tuple[Application, asyncio.AbstractEventLoop]:
-
         loop = asyncio.new_event_loop()
         threading.Thread(target=loop.run_forever, name="telegram-webhook", daemon=True).start()
         application = application_build(polling=False)
@@ -124,7 +123,6 @@ def update_claim(update_id: int) -> bool:
 
 
 def _refused(reason: str, detail: str, status: int = 400) -> JsonResponse:
-
     metrics.REQUESTS_REFUSED.labels(reason=reason).inc()
     return JsonResponse({"detail": detail}, status=status)
 

@@ -106,7 +106,6 @@ def eval_and_execute(
 
 
 def _enter(*, decision: Decision, broker: Broker, now: datetime, actor: Actor) -> tuple[Order | None, str]:
-
     intent = f"entry:{decision.symbol}:{decision.timeframe}:{decision.candle_time:%Y%m%dT%H%M}"
     existing = Order.objects.filter(intent=intent).first()
     if existing is not None:

@@ -99,9 +99,7 @@ def order_submit(*, order: Order, broker: Broker, actor: Actor, hold_when_unavai
     check_venue(venue=order.venue, broker=broker, what=f"order {order.pk} ({order.client_order_id})")
     try:
         prepared = broker.prepare_order(_request(order))
-        check = getattr(broker, "check_available", None)
-        if check is not None:
-            check("private_orders")  # CircuitOpen: nothing sent
+        broker.check_available("private_orders")  # CircuitOpen: nothing sent
     except InvalidOrder as exc:
         return _transition(order, OrderStatus.REJECTED, actor, "refused before sending", last_error=str(exc))
     except Exception as exc:
@@ -172,11 +170,8 @@ def find_on_exchange(*, broker: Broker, symbol: str, client_order_id: str, since
 
 def lost_answer_settles_at(broker: Broker, error: BaseException, sent_at: datetime) -> datetime:
     """From when a lost create_order can no longer appear on the exchange: the broker knows its request's
-    expiry, visibility lag and clock skew (GateBroker); any other broker answers at once."""
-    settles = getattr(broker, "lost_answer_settles_at", None)
-    if settles is not None:
-        return settles(error, sent_at)
-    return sent_at + timedelta(seconds=getattr(broker, "order_expiry_seconds", 0.0))
+    expiry, visibility lag and clock skew (GateBroker); a paper broker answers at once."""
+    return broker.lost_answer_settles_at(error, sent_at)
 
 
 def _wait_until(moment: datetime) -> bool:
@@ -198,9 +193,7 @@ def _look_up(*, order: Order, broker: Broker, sent_at: datetime, settles_at: dat
 
 
 def _reached(broker: Broker) -> None:
-    reached = getattr(broker, "order_reached_exchange", None)
-    if reached is not None:
-        reached()
+    broker.order_reached_exchange()
 
 
 def _count_resend(order: Order, error: Exception) -> None:

@@ -9,7 +9,6 @@ from apps.trading.cycle import eval_and_execute
 
 @shared_task(name="trading.cycle", acks_late=True)
 def trading_cycle(symbol: str, timeframe: str) -> str | None:
-
     result = run_periodic(
         f"trading.cycle:{symbol}",
         lambda: eval_and_execute(symbol=symbol, timeframe=timeframe, broker=exchange_services.get_broker()),

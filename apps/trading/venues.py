@@ -8,10 +8,10 @@ own venue (`check_venue`), so nothing of paper ever reaches the exchange.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
+
+from apps.exchange.broker import Broker
 
 
 class Venue(models.TextChoices):
@@ -29,13 +29,15 @@ def current_venue() -> str:
     return Venue.LIVE if getattr(settings, "MODE", "paper") == "live" else Venue.PAPER
 
 
-def venue_of(broker: Any) -> str:
-    """The books a broker trades for; a broker that does not say (a test double) trades for the mode's."""
-    venue = getattr(broker, "venue", None)
-    return venue if venue in Venue.values else current_venue()
+def venue_of(broker: Broker) -> str:
+    """The books a broker trades for (apps.exchange.broker.Broker.venue): paper or live."""
+    venue = broker.venue
+    if venue not in Venue.values:
+        raise ValueError(f"broker {broker.name!r} trades for venue {venue!r}, not one of {', '.join(Venue.values)}")
+    return venue
 
 
-def check_venue(*, venue: str, broker: Any, what: str) -> None:
+def check_venue(*, venue: str, broker: Broker, what: str) -> None:
     """Refuse (WrongVenue) before anything is sent when `what` lives on another venue than the broker's."""
     broker_venue = venue_of(broker)
     if venue != broker_venue:

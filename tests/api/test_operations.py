@@ -19,6 +19,19 @@ def test_pause_and_resume_are_audited_as_the_token(trader, trade_token):
     assert {"trading.pause", "trading.resume"} <= actions
 
 
+def test_a_pause_through_the_api_counts_one_kill_switch_change(trader, side_effects):
+    """One side effect, written once: the service counts the change, the endpoint does not count it again."""
+    response = trader.post("/api/trading/pause", {"reason": "maintenance"}, content_type="application/json")
+    assert response.status_code == 200
+    assert side_effects.metric("kill_switch_changes_total", action="pause") == 1
+    assert [a for a in side_effects.audit_actions() if a.startswith("trading.")] == ["trading.pause"]
+    assert side_effects.notifications == []
+
+    assert trader.post("/api/trading/resume", content_type="application/json").status_code == 200
+    assert side_effects.metric("kill_switch_changes_total", action="resume") == 1
+    assert side_effects.metric("kill_switch_changes_total", action="pause") == 1
+
+
 def test_pause_with_an_overlong_reason_is_422(trader):
     response = trader.post("/api/trading/pause", {"reason": "x" * 300}, content_type="application/json")
     assert response.status_code == 422 and response.json()["field"] == "reason"

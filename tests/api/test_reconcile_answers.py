@@ -24,12 +24,9 @@ def gate(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def alerts(monkeypatch) -> list[dict]:
-    from apps.telegram_bot import alerts as telegram_alerts
-
-    sent: list[dict] = []
-    monkeypatch.setattr(telegram_alerts, "alert_send", lambda **kwargs: sent.append(kwargs) or True)
-    return sent
+def alerts(side_effects) -> list[dict]:
+    """The notifications sent (tests/support/side_effects.py: captured instead of any channel)."""
+    return side_effects.notifications
 
 
 def test_a_completed_run_answers_200(trader, gate, alerts, settings):

@@ -65,12 +65,9 @@ def resends(symbol: str) -> float:
 
 
 @pytest.fixture
-def alerts(monkeypatch) -> list[dict]:
-    from apps.telegram_bot import alerts as telegram_alerts
-
-    sent: list[dict] = []
-    monkeypatch.setattr(telegram_alerts, "alert_send", lambda **kwargs: sent.append(kwargs) or True)
-    return sent
+def alerts(side_effects) -> list[dict]:
+    """The notifications sent (tests/support/side_effects.py: captured instead of any channel)."""
+    return side_effects.notifications
 
 
 @pytest.mark.slow

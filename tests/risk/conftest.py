@@ -12,12 +12,18 @@ from apps.exchange.breaker import CircuitBreaker, DbStore
 from apps.exchange.broker import TransientExchangeError
 from apps.exchange.types import Balance, Market, Ticker
 from apps.trading.models import Position
+from apps.trading.venues import current_venue
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 
 class FakeBroker:
     name = "fake"
+
+    @property
+    def venue(self) -> str:
+        """The mode's books, as the real broker of the mode would say."""
+        return current_venue()
 
     def __init__(
         self,

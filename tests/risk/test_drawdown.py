@@ -17,12 +17,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trading_on")]
 
 
 @pytest.fixture
-def alerts(monkeypatch):
-    sent: list[dict] = []
-    from apps.telegram_bot import alerts as module
-
-    monkeypatch.setattr(module, "alert_send", lambda **kw: sent.append(kw) or True)
-    return sent
+def alerts(side_effects) -> list[dict]:
+    """The notifications sent (tests/support/side_effects.py: captured instead of any channel)."""
+    return side_effects.notifications
 
 
 def blocks(rule: str) -> float:

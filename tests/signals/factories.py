@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from apps.exchange.types import Candle
+from apps.trading.venues import current_venue
 
 T0 = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
 
@@ -45,6 +46,11 @@ class StubBroker:
     """Only what the signal pipeline uses of the Broker protocol: fetch_ohlcv."""
 
     name = "stub"
+
+    @property
+    def venue(self) -> str:
+        """The mode's books, as the real broker of the mode would say."""
+        return current_venue()
 
     def __init__(self, candles: list[Candle], error: Exception | None = None) -> None:
         self.candles = candles

@@ -26,7 +26,6 @@ from apps.backtest.models import BacktestRun, BacktestSweep
 from apps.backtest.services import backtest_enqueue
 from apps.backtest.sweeps import sweep_json
 from apps.backtest.sweeps import sweep_start as start
-from apps.monitoring import metrics
 from apps.reconciliation import services as reconciliation_services
 from apps.risk.selectors import trading_status
 from apps.risk.services import trading_pause as pause
@@ -54,7 +53,6 @@ def run_out(run: Any) -> dict[str, Any]:
 
 
 def status_out() -> dict[str, Any]:
-
     s = trading_status()
     return {
         "mode": s.mode,
@@ -90,11 +88,8 @@ def trading_get(request: HttpRequest):
     "/trading/pause", response={200: TradingStatusOut, **TRADE_ERRORS}, auth=trade_auth, summary="Kill switch on"
 )
 def trading_pause(request: HttpRequest, payload: ReasonIn | None = None):
-
     reason = (payload.reason if payload else "") or "paused through the API"
-    pause(actor=actor_of(request), reason=reason)
-    metrics.KILL_SWITCH_CHANGES.labels(action="pause").inc()
-    metrics.TRADING_HALTED.set(1)
+    pause(actor=actor_of(request), reason=reason)  # counts the change and sets trading_halted itself
     return status_out()
 
 
@@ -102,11 +97,8 @@ def trading_pause(request: HttpRequest, payload: ReasonIn | None = None):
     "/trading/resume", response={200: TradingStatusOut, **TRADE_ERRORS}, auth=trade_auth, summary="Kill switch off"
 )
 def trading_resume(request: HttpRequest, payload: ReasonIn | None = None):
-
     reason = (payload.reason if payload else "") or "resumed through the API"
-    resume(actor=actor_of(request), reason=reason)
-    metrics.KILL_SWITCH_CHANGES.labels(action="resume").inc()
-    metrics.TRADING_HALTED.set(0)
+    resume(actor=actor_of(request), reason=reason)  # counts the change and clears trading_halted itself
     return status_out()
 
 
@@ -171,7 +163,6 @@ def sweep_start(request: HttpRequest, payload: SweepIn):
     summary="A sweep: progress and its combinations ranked",
 )
 def sweep_get(request: HttpRequest, sweep_id: int = Path(..., ge=1, le=ID_MAX)):
-
     return sweep_json(get_object_or_404(BacktestSweep, pk=sweep_id))
 
 
@@ -182,5 +173,4 @@ def sweep_get(request: HttpRequest, sweep_id: int = Path(..., ge=1, le=ID_MAX)):
     summary="A backtest: status, metrics, trades, equity curve",
 )
 def backtest_get(request: HttpRequest, backtest_id: int = Path(..., ge=1, le=ID_MAX)):
-
     return backtest_out(get_object_or_404(BacktestRun, pk=backtest_id))

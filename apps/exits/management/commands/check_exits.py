@@ -23,7 +23,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     def handle(self, *args, **options) -> None:
-
         as_json = options["json"]
         try:
             broker = exchange_services.get_broker()

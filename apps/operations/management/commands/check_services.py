@@ -26,5 +26,4 @@ class Command(BaseCommand):
 
     @staticmethod
     def _redis() -> bool:
-
         return bool(settings.REDIS_URL)

@@ -38,7 +38,6 @@ class Command(BaseCommand):
         parser.add_argument("--drop-pending", action="store_true", help="skip updates sent while the bot was down")
 
     def handle(self, *args, **options) -> None:
-
         if not settings.TELEGRAM_BOT_TOKEN:
             raise CommandError("TELEGRAM_BOT_TOKEN is empty: create a bot with @BotFather and set it", returncode=2)
         if not settings.TELEGRAM_ALLOWED_CHAT_IDS:

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.services import audit_record
+from apps.common.clock import SYSTEM_CLOCK, Clock
 from apps.exchange.broker import CircuitOpen, RateLimitWaitExceeded, TransientExchangeError
 from apps.exchange.models import BreakerState
 from apps.monitoring import metrics
@@ -85,6 +86,9 @@ def _ts(value: datetime | None) -> float | None:
 class DbStore:
     """`BreakerState` rows; each transition is one conditional UPDATE, so only one process makes it."""
 
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
+
     def load(self, name: str) -> Snapshot:
         row = (
             BreakerState.objects.filter(name=name)
@@ -96,7 +100,7 @@ class DbStore:
         return Snapshot(row[0], row[1], _ts(row[2]), _ts(row[3]))
 
     def failure(self, name: str, threshold: int, error: str) -> Transition | None:
-        now = timezone.now()
+        now = self.clock.now()
         rows = BreakerState.objects.filter(name=name)
         if rows.filter(state=HALF_OPEN).update(
             state=OPEN, opened_at=now, probe_started_at=None, last_error=error[:2000], updated_at=now
@@ -113,7 +117,7 @@ class DbStore:
         return None
 
     def success(self, name: str) -> Transition | None:
-        now = timezone.now()
+        now = self.clock.now()
         rows = BreakerState.objects.filter(name=name)
         if rows.filter(state=HALF_OPEN).update(
             state=CLOSED, consecutive_failures=0, opened_at=None, probe_started_at=None, updated_at=now
@@ -123,7 +127,7 @@ class DbStore:
         return None
 
     def try_probe(self, name: str, cooldown: float, probe_timeout: float) -> Transition | None:
-        now = timezone.now()
+        now = self.clock.now()
         rows = BreakerState.objects.filter(name=name)
         cooled = Q(state=OPEN, opened_at__lte=now - timedelta(seconds=cooldown))
         stale_probe = Q(state=HALF_OPEN, probe_started_at__lte=now - timedelta(seconds=probe_timeout))
@@ -133,9 +137,17 @@ class DbStore:
         return None
 
 
-# Redis: a hash per breaker; the clock is Redis's TIME so machines agree. Return {changed, before, failures}.
-_LUA_FAILURE = """
-local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+# Redis: a hash per breaker; the clock is Redis's TIME so machines agree (or the store's clock, when it was given
+# one: tests). Return {changed, before, failures}.
+_LUA_NOW = """
+local now
+if ARGV[#ARGV] ~= '' then now = tonumber(ARGV[#ARGV]) else
+  local t = redis.call('TIME'); now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+"""
+_LUA_FAILURE = (
+    _LUA_NOW
+    + """
 local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
 redis.call('HSET', KEYS[1], 'last_error', ARGV[2])
 if state == 'half_open' then
@@ -150,6 +162,7 @@ if n >= tonumber(ARGV[1]) then
 end
 return {0, state, n}
 """
+)
 _LUA_SUCCESS = """
 local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
 if state == 'half_open' then
@@ -161,8 +174,9 @@ if state == 'closed' and tonumber(redis.call('HGET', KEYS[1], 'failures') or '0'
 end
 return {0, state}
 """
-_LUA_PROBE = """
-local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+_LUA_PROBE = (
+    _LUA_NOW
+    + """
 local h = redis.call('HMGET', KEYS[1], 'state', 'opened_at', 'probe_at')
 local state = h[1] or 'closed'
 if state == 'open' and tonumber(h[2] or '0') + tonumber(ARGV[1]) <= now
@@ -172,6 +186,7 @@ if state == 'open' and tonumber(h[2] or '0') + tonumber(ARGV[1]) <= now
 end
 return {0, state}
 """
+)
 
 
 def _num(raw: bytes | None) -> float | None:
@@ -179,12 +194,17 @@ def _num(raw: bytes | None) -> float | None:
 
 
 class RedisStore:
-    def __init__(self, url: str, prefix: str = "tb:breaker:") -> None:
+    def __init__(self, url: str, prefix: str = "tb:breaker:", clock: Clock | None = None) -> None:
+        """`clock`: None for Redis's own TIME (production: every machine agrees); a clock for tests."""
+        self.clock = clock
         self.client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.prefix = prefix
         self._failure = self.client.register_script(_LUA_FAILURE)
         self._success = self.client.register_script(_LUA_SUCCESS)
         self._probe = self.client.register_script(_LUA_PROBE)
+
+    def _now(self) -> str:
+        return "" if self.clock is None else repr(self.clock.now().timestamp())
 
     def load(self, name: str) -> Snapshot:
         fields = ("state", "failures", "opened_at", "probe_at")
@@ -192,7 +212,7 @@ class RedisStore:
         return Snapshot((state or b"closed").decode(), int(failures or 0), _num(opened), _num(probe))
 
     def failure(self, name: str, threshold: int, error: str) -> Transition | None:
-        changed, before, n = self._failure(keys=[self.prefix + name], args=[threshold, error[:2000]])
+        changed, before, n = self._failure(keys=[self.prefix + name], args=[threshold, error[:2000], self._now()])
         return Transition(before.decode(), OPEN, int(n)) if int(changed) else None
 
     def success(self, name: str) -> Transition | None:
@@ -200,7 +220,7 @@ class RedisStore:
         return Transition(before.decode(), CLOSED, 0) if int(changed) else None
 
     def try_probe(self, name: str, cooldown: float, probe_timeout: float) -> Transition | None:
-        changed, before = self._probe(keys=[self.prefix + name], args=[cooldown, probe_timeout])
+        changed, before = self._probe(keys=[self.prefix + name], args=[cooldown, probe_timeout, self._now()])
         return Transition(before.decode(), HALF_OPEN, 0) if int(changed) else None
 
 
@@ -238,18 +258,28 @@ class CircuitBreaker:
     """One breaker; `call(fn)` runs fn unless the circuit is open."""
 
     def __init__(
-        self, name: str, store: BreakerStore, *, threshold: int, cooldown: float, closed_ttl: float = CLOSED_TTL
+        self,
+        name: str,
+        store: BreakerStore,
+        *,
+        threshold: int,
+        cooldown: float,
+        closed_ttl: float = CLOSED_TTL,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        """`clock` gives the cool-down its notion of now (tests advance it instead of sleeping); the store
+        keeps its own (Redis's TIME, or the database store's clock)."""
+        self.clock = clock
         self.name = name
         self.store = store
         self.threshold = threshold
         self.cooldown = cooldown
         self.probe_timeout = max(cooldown, 5.0)  # a probe whose process died is given up after this
         self.closed_ttl = closed_ttl
-        self._clean_until = 0.0  # time.monotonic() until which "closed, no failures" is trusted unread
+        self._clean_until = 0.0  # clock.monotonic() until which "closed, no failures" is trusted unread
 
     def _load(self) -> Snapshot:
-        if time.monotonic() < self._clean_until:
+        if self.clock.monotonic() < self._clean_until:
             return _CLEAN
         try:
             snap = self.store.load(self.name)
@@ -258,7 +288,7 @@ class CircuitBreaker:
             # sent while we cannot know, and callers report it as not sent.
             raise CircuitOpen(f"circuit {self.name}: state unavailable ({type(exc).__name__}: {exc})") from exc
         if snap.state == CLOSED and snap.failures == 0:
-            self._clean_until = time.monotonic() + self.closed_ttl
+            self._clean_until = self.clock.monotonic() + self.closed_ttl
         return snap
 
     def _forget(self) -> None:
@@ -272,7 +302,7 @@ class CircuitBreaker:
         snap = self._load()
         if snap.state == CLOSED:
             return False, snap
-        now = time.time()
+        now = self.clock.now().timestamp()
         if snap.state == OPEN and snap.opened_at is not None and now - snap.opened_at < self.cooldown:
             raise CircuitOpen(f"circuit {self.name} is open; retry in {self.cooldown - (now - snap.opened_at):.1f}s")
         try:
@@ -287,7 +317,8 @@ class CircuitBreaker:
     def check(self) -> None:
         """Raise CircuitOpen while the circuit is open and cooling down; takes no probe, changes nothing."""
         snap = self._load()
-        if snap.state == OPEN and snap.opened_at is not None and time.time() - snap.opened_at < self.cooldown:
+        now = self.clock.now().timestamp()
+        if snap.state == OPEN and snap.opened_at is not None and now - snap.opened_at < self.cooldown:
             raise CircuitOpen(f"circuit {self.name} is open")
 
     def on_success(self, probe: bool) -> None:

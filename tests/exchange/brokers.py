@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from apps.common.clock import SYSTEM_CLOCK, Clock
 from apps.exchange.breaker import CircuitBreaker, DbStore
 from apps.exchange.ccxt_broker import GateBroker
 from apps.exchange.limiter import Budget, FileWindow, RateLimiter, RedisWindow
@@ -36,9 +37,14 @@ def make_limiter(
     return RateLimiter(store, {"gateio": Budget(calls, period), "gateio_orders": Budget(order_calls, 1.0)}, max_wait)
 
 
-def make_breakers(store=None, *, threshold: int = 3, cooldown: float = 0.5, prefix: str = "gateio") -> dict:
-    store = store or DbStore()
-    return {cls: CircuitBreaker(f"{prefix}:{cls}", store, threshold=threshold, cooldown=cooldown) for cls in ENDPOINTS}
+def make_breakers(
+    store=None, *, threshold: int = 3, cooldown: float = 0.5, prefix: str = "gateio", clock: Clock = SYSTEM_CLOCK
+) -> dict:
+    store = store or DbStore(clock=clock)
+    return {
+        cls: CircuitBreaker(f"{prefix}:{cls}", store, threshold=threshold, cooldown=cooldown, clock=clock)
+        for cls in ENDPOINTS
+    }
 
 
 def make_broker(url: str, limiter: RateLimiter, *, breakers=None, secret: str = "sim-secret", timeout_ms: int = 3000):

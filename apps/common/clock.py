@@ -47,9 +47,5 @@ class ManualClock:
         self._now += timedelta(seconds=seconds)
         self._monotonic += seconds
 
-    def __call__(self) -> datetime:
-        """As a plain `() -> datetime` callable (what Lease(clock=) took before)."""
-        return self._now
-
 
 SYSTEM_CLOCK = SystemClock()

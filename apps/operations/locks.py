@@ -14,14 +14,14 @@ import contextlib
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 
 import redis
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
+from apps.common.clock import SYSTEM_CLOCK, Clock
 from apps.operations.models import TaskLock
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,55 @@ log = logging.getLogger(__name__)
 LEASE_TTL_SEC = 15.0
 HEARTBEAT_SEC = 5.0
 
-_RELEASE_LUA = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
+# The Redis lease's value is "<token> <expires ms>"; "now" is Redis's TIME (every machine agrees) unless the
+# lease was given a clock (tests), which the scripts then read from their last argument. PX removes the key of
+# a holder that died; the expiry in the value is what decides.
+_LUA_NOW = """
+local now
+if ARGV[#ARGV] ~= '' then now = tonumber(ARGV[#ARGV]) else
+  local t = redis.call('TIME'); now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local v = redis.call('GET', KEYS[1])
+local holder, expires = nil, 0
+if v then
+  local at = string.find(v, ' ', 1, true)
+  if at then holder = string.sub(v, 1, at - 1); expires = tonumber(string.sub(v, at + 1)) or 0 end
+end
+local live = v and expires > now
 """
-_RENEW_LUA = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
+# ARGV: token, ttl ms, now
+_ACQUIRE_LUA = (
+    _LUA_NOW
+    + """
+if live then return 0 end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. (now + tonumber(ARGV[2])), 'PX', ARGV[2])
+return 1
 """
+)
+_RENEW_LUA = (
+    _LUA_NOW
+    + """
+if not live or holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. (now + tonumber(ARGV[2])), 'PX', ARGV[2])
+return 1
+"""
+)
+# ARGV: token, now
+_RELEASE_LUA = (
+    _LUA_NOW
+    + """
+if holder == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)
+# ARGV: now
+_HELD_LUA = (
+    _LUA_NOW
+    + """
+if live then return 1 end
+return 0
+"""
+)
 _redis_clients: dict[str, object] = {}
 
 
@@ -53,7 +96,8 @@ def _redis_down(exc: Exception) -> bool:
 
 
 class Lease:
-    """A named lease with expiry. `clock` gives the database lease its notion of now (tests move it)."""
+    """A named lease with expiry. `clock` gives it its notion of now: the database lease always reads it, the
+    Redis lease only when given one (otherwise Redis's TIME decides, so machines agree); tests advance it."""
 
     def __init__(
         self,
@@ -61,13 +105,14 @@ class Lease:
         ttl_seconds: float = LEASE_TTL_SEC,
         *,
         redis_url: str | None = None,
-        clock: Callable[[], datetime] = timezone.now,
+        clock: Clock | None = None,
     ) -> None:
         self.name = name
         self.ttl = ttl_seconds
         self.token = secrets.token_hex(16)
         self.redis_url = settings.REDIS_URL if redis_url is None else redis_url
-        self.clock = clock
+        self.clock = clock or SYSTEM_CLOCK
+        self._redis_now = clock is not None  # the Redis scripts read "now" from this clock, not Redis's TIME
         self.backend = "redis" if self.redis_url else "database"
         self.lost = False
 
@@ -75,10 +120,14 @@ class Lease:
     def key(self) -> str:
         return f"tradebot:lock:{self.name}"
 
+    def _script(self, script: str, *args: object) -> int:
+        now = str(int(self.clock.now().timestamp() * 1000)) if self._redis_now else ""
+        return int(_redis(self.redis_url).eval(script, 1, self.key, *args, now))
+
     def acquire(self) -> bool:
         if self.backend == "redis":
             try:
-                return bool(_redis(self.redis_url).set(self.key, self.token, nx=True, px=int(self.ttl * 1000)))
+                return bool(self._script(_ACQUIRE_LUA, self.token, int(self.ttl * 1000)))
             except Exception as exc:
                 if not _redis_down(exc):
                     raise
@@ -90,14 +139,14 @@ class Lease:
         """Extend the lease by one TTL; False (and `lost` set) when it is no longer ours."""
         if self.backend == "redis":
             try:
-                ok = bool(_redis(self.redis_url).eval(_RENEW_LUA, 1, self.key, self.token, int(self.ttl * 1000)))
+                ok = bool(self._script(_RENEW_LUA, self.token, int(self.ttl * 1000)))
             except Exception as exc:
                 if not _redis_down(exc):
                     raise
                 log.warning("lease %s: Redis unreachable on renewal (%s)", self.name, exc)
                 return True  # nobody can take it from us while Redis is down; renewed when it is back
         else:
-            expires = self.clock() + timedelta(seconds=self.ttl)
+            expires = self.clock.now() + timedelta(seconds=self.ttl)
             ok = bool(TaskLock.objects.filter(name=self.name, owner=self.token).update(expires_at=expires))
         if not ok and not self.lost:
             self.lost = True
@@ -107,7 +156,7 @@ class Lease:
     def release(self) -> None:
         if self.backend == "redis":
             try:
-                _redis(self.redis_url).eval(_RELEASE_LUA, 1, self.key, self.token)
+                self._script(_RELEASE_LUA, self.token)
             except Exception as exc:
                 if not _redis_down(exc):
                     raise
@@ -119,15 +168,15 @@ class Lease:
         """True when nobody holds a live lease under this name (its holder finished or died)."""
         if self.backend == "redis":
             try:
-                return not _redis(self.redis_url).exists(self.key)
+                return not self._script(_HELD_LUA)
             except Exception as exc:
                 if not _redis_down(exc):
                     raise
                 self.backend = "database"
-        return not TaskLock.objects.filter(name=self.name, expires_at__gt=self.clock()).exists()
+        return not TaskLock.objects.filter(name=self.name, expires_at__gt=self.clock.now()).exists()
 
     def _acquire_db(self) -> bool:
-        now = self.clock()
+        now = self.clock.now()
         expires = now + timedelta(seconds=self.ttl)
         # Take over an expired lease with a conditional update; exactly one contender's update matches.
         taken = TaskLock.objects.filter(name=self.name, expires_at__lte=now).update(
@@ -175,13 +224,13 @@ class Heartbeat:
 
 @contextlib.contextmanager
 def singleton(
-    name: str, ttl_seconds: float = LEASE_TTL_SEC, *, heartbeat: float = HEARTBEAT_SEC
+    name: str, ttl_seconds: float = LEASE_TTL_SEC, *, heartbeat: float = HEARTBEAT_SEC, clock: Clock | None = None
 ) -> Iterator[Lease | None]:
     """`with singleton("exits.check") as lease:` — lease is None when another worker holds it.
 
     While the body runs the lease is renewed every `heartbeat` seconds; `lease.lost` turns True if it
     lapsed anyway (the body may then stop early)."""
-    lease = Lease(name, ttl_seconds)
+    lease = Lease(name, ttl_seconds, clock=clock)
     if not lease.acquire():
         yield None
         return

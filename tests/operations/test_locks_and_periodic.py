@@ -6,6 +6,7 @@ import time
 import pytest
 from django.db import connection
 
+from apps.common.clock import ManualClock
 from apps.operations.locks import Lease, singleton
 from apps.operations.models import TaskRun
 from apps.operations.periodic import run_periodic
@@ -26,21 +27,30 @@ def test_second_holder_is_refused_until_release(lease_backend):
     second.release()
 
 
-def test_an_expired_lease_can_be_taken_over(lease_backend):
-    dead = Lease("job", 0.2)
+@pytest.fixture
+def clock() -> ManualClock:
+    """The leases' time: the tests advance it instead of sleeping."""
+    return ManualClock()
+
+
+def test_an_expired_lease_can_be_taken_over(lease_backend, clock):
+    dead = Lease("job", 15, clock=clock)
     assert dead.acquire()  # its holder "dies" without releasing
-    time.sleep(0.35)
-    assert Lease("job", 30).acquire()
+    clock.advance(14)
+    assert not Lease("job", 30, clock=clock).acquire()
+    clock.advance(2)
+    assert Lease("job", 30, clock=clock).acquire()
 
 
-def test_a_late_holder_cannot_release_someone_elses_lease(lease_backend):
-    late = Lease("job", 0.2)
+def test_a_late_holder_cannot_release_someone_elses_lease(lease_backend, clock):
+    late = Lease("job", 15, clock=clock)
     assert late.acquire()
-    time.sleep(0.35)
-    current = Lease("job", 30)
+    clock.advance(16)
+    current = Lease("job", 30, clock=clock)
     assert current.acquire()
     late.release()
-    assert not Lease("job", 30).acquire()
+    assert not late.renew() and late.lost
+    assert not Lease("job", 30, clock=clock).acquire()
 
 
 def test_only_one_of_many_racing_workers_runs_the_task(lease_backend):
@@ -81,28 +91,11 @@ def test_run_periodic_records_success_failure_and_skip(settings):
     assert failed.failures == 1 and "boom" in failed.last_error
 
 
-class FakeClock:
-    """A clock the test moves (the database lease reads `now` from it)."""
-
-    def __init__(self) -> None:
-        from django.utils import timezone
-
-        self.now = timezone.now()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        from datetime import timedelta
-
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.mark.django_db
 def test_database_lease_lapses_after_its_ttl_unless_renewed(settings):
     """Issue 11, Deliver 2: a lease follows its holder: renewed, it stays; not renewed (holder dead), it lapses."""
     settings.REDIS_URL = ""
-    clock = FakeClock()
+    clock = ManualClock()
     holder = Lease("clocked", 15, clock=clock)
     assert holder.acquire()
     clock.advance(10)
@@ -125,12 +118,13 @@ def test_heartbeat_keeps_a_short_lease_while_the_holder_works(lease_backend):
     assert Lease("long-job", 30).acquire()
 
 
-def test_a_lease_without_heartbeat_lapses_within_its_ttl(lease_backend):
-    dead = Lease("crashed", 0.5)
+def test_a_lease_without_heartbeat_lapses_within_its_ttl(lease_backend, clock):
+    dead = Lease("crashed", 15, clock=clock)
     assert dead.acquire()  # acquired, then its process dies: nobody renews it
-    assert not Lease("crashed", 30).acquire()
-    time.sleep(0.7)
-    assert Lease("crashed", 30).acquire()
+    assert not Lease("crashed", 30, clock=clock).acquire() and not Lease("crashed", clock=clock).is_free()
+    clock.advance(15.5)
+    assert Lease("crashed", clock=clock).is_free()
+    assert Lease("crashed", 30, clock=clock).acquire()
 
 
 @pytest.mark.django_db

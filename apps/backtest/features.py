@@ -35,6 +35,7 @@ from tradebot.config import SIGNAL_FEATURES
 SCORED = SIGNAL_FEATURES  # the normalised features a score can weigh (never "atr": it only feeds the regime)
 # Scores from whole-series features differ from decide()'s by float rounding only (~1e-12 measured).
 SCORE_TOLERANCE = 1e-9
+_CACHE_ROWS = 8192  # float64 values per block of a multi-pass loop: a few of them fit a core's L2 cache
 _ROWS_PER_CHUNK = 32_768  # rows of the (decisions x 50) ATR-median matrix held at once (~13 MB)
 
 
@@ -113,8 +114,11 @@ def _shifted_sum(x: np.ndarray, n: int) -> np.ndarray:
     """out[i] = x[i] + ... + x[i+n-1] for i in 0..len-n: n vector additions, fast for a short n."""
     m = x.shape[0] - n + 1
     out = x[:m].copy()
-    for k in range(1, n):
-        out += x[k : k + m]
+    for lo in range(0, m, _CACHE_ROWS):  # a cache-sized block at a time, as in _mean_std
+        hi = min(m, lo + _CACHE_ROWS)
+        part = out[lo:hi]
+        for k in range(1, n):
+            part += x[lo + k : hi + k]
     return out
 
 
@@ -130,11 +134,15 @@ def _mean_std(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     m = x.shape[0] - n + 1
     mean = _shifted_sum(x, n) / n
     square = np.zeros(m)
-    d = np.empty(m)  # one buffer for every term: no allocation per pass
-    for k in range(n):
-        np.subtract(x[k : k + m], mean, out=d)
-        np.multiply(d, d, out=d)
-        square += d
+    d = np.empty(_CACHE_ROWS)  # one buffer for every term: no allocation per pass
+    # The n passes run over a cache-sized block at a time (same operations in the same order per value).
+    for lo in range(0, m, _CACHE_ROWS):
+        hi = min(m, lo + _CACHE_ROWS)
+        part, term, sq = mean[lo:hi], d[: hi - lo], square[lo:hi]
+        for k in range(n):
+            np.subtract(x[lo + k : hi + k], part, out=term)
+            np.multiply(term, term, out=term)
+            sq += term
     return mean, np.sqrt(square / n)
 
 

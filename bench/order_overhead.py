@@ -93,8 +93,8 @@ def main() -> None:
     from apps.exchange.limiter import Budget, FileWindow, RateLimiter, RedisWindow
     from apps.exits.models import ProtectiveExit
     from apps.trading.models import Position
-    from apps.trading.submission import order_submit
     from apps.trading.services import order_create
+    from apps.trading.submission import order_submit
 
     # The simulator runs in its own process, so its work does not compete with ours for the GIL.
     ctx = multiprocessing.get_context("fork")

@@ -21,8 +21,6 @@ from typing import TypeVar
 from django.conf import settings
 from prometheus_client import Counter, Gauge, Histogram
 
-from apps.operations.schedule import schedule_entries
-
 log = logging.getLogger(__name__)
 
 # Buckets: fast paths (API, DB, exchange) and slow ones (decision, order, flow: budgets are seconds).
@@ -66,6 +64,9 @@ def _limiter_buckets() -> list[str]:
 def _schedule_names() -> list[str]:
     """The beat schedule's entry names (celery_beat_lag_seconds{task} is keyed by them)."""
     try:
+        # start-up order: metrics loads bare (before Django is set up); the schedule's models load when asked
+        from apps.operations.schedule import schedule_entries
+
         return [entry.name for entry in schedule_entries()]
     except Exception:  # settings not loaded (a bare import): the fixed entries are enough
         return ["protective exits", "reconciliation", "drawdown check", "health monitor", "database backup"]

@@ -204,6 +204,7 @@ else:
 
 # --- Celery (read by celery_app.py with namespace CELERY) -----------------------------------------
 CELERY_BROKER_DIR = Path(os.environ.get("CELERY_BROKER_DIR") or DATA_DIR / "celery-broker")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, str | int | bool]
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # An unacknowledged task (its worker died) is delivered again after this many seconds.

@@ -217,7 +217,12 @@ def sweep_prepare(*, sweep: BacktestSweep, broker: Broker | None = None) -> Back
     stale = timezone.now() - timedelta(seconds=STALE_RUN_SECONDS)
     sweep.runs.filter(status=Status.RUNNING, started_at__lt=stale).update(status=Status.QUEUED)
     pending = list(sweep.runs.filter(status=Status.QUEUED).values_list("pk", flat=True))
-    transaction.on_commit(lambda: [_send("backtest.sweep_run", pk) for pk in pending])
+
+    def send_pending() -> None:
+        for pk in pending:
+            _send("backtest.sweep_run", pk)
+
+    transaction.on_commit(send_pending)
     _finish_if_done(sweep.pk)
     return sweep
 
@@ -288,6 +293,7 @@ def sweep_run_execute(*, run_id: int) -> BacktestRun | None:
         return BacktestRun.objects.filter(pk=run_id).first()
     run = BacktestRun.objects.select_related("sweep").get(pk=run_id)
     sweep = run.sweep
+    assert sweep is not None  # claimed above with sweep__isnull=False
     try:
         params = BacktestParams.from_settings(run.parameters, limits=risk_limits())
         series = _series(sweep.series_path)

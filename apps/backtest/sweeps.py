@@ -21,7 +21,7 @@ import itertools
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -253,7 +253,11 @@ def _send(task: str, pk: int) -> None:
     from apps.backtest import tasks  # the tasks module imports this one: imported when first sent
 
     try:
-        {"backtest.sweep_prepare": tasks.sweep_prepare_task, "backtest.sweep_run": tasks.sweep_run_task}[task].delay(pk)
+        senders: dict[str, Callable[[int], object]] = {
+            "backtest.sweep_prepare": tasks.sweep_prepare_task.delay,
+            "backtest.sweep_run": tasks.sweep_run_task.delay,
+        }
+        senders[task](pk)
     except Exception:  # the request has committed; a resume queues it again
         log.exception("%s for #%s could not be queued", task, pk)
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.browser.scenario import trading_history
 from tests.reports.conftest import round_trip
 
 pytestmark = pytest.mark.slow
@@ -19,13 +20,15 @@ LONG_DECIMALS = re.compile(r"\d\.\d{12,}")
 
 
 @pytest.fixture
-def earlier_days(history):
-    """Closed trades on the six days before today (UTC), winners and losers, so the chart has bars of both signs."""
+def earlier_days(exchange, tmp_path, transactional_db):
+    """Closed trades on the six days before today (UTC), winners and losers, so the chart has bars of both signs;
+    then the simulator history of the other browser tests (which leaves a position open on each symbol)."""
     today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     for days, sell in ((6, "50600"), (5, "49700"), (4, "50900"), (2, "49400"), (1, "50300")):
         closed = today - timedelta(days=days)
-        round_trip(buy="50000", sell=sell, opened=closed - timedelta(hours=1), closed=closed)
-    return history
+        round_trip(buy="50000", sell=sell, amount="0.05", opened=closed - timedelta(hours=1), closed=closed)
+    trading_history(exchange, tmp_path)
+    return exchange
 
 
 def test_pnl_report_draws_the_bar_chart_and_the_table(earlier_days, console_page):

@@ -15,7 +15,7 @@ PERIOD_DEFAULT_COUNT = {"day": 30, "week": 12, "month": 12}
 
 
 class PnlForm(forms.Form):
-    period = forms.ChoiceField(choices=[(p, p) for p in PERIODS], initial="day")
+    period = forms.ChoiceField(choices=[(p, p) for p in PERIODS], initial="day", required=False)
     count = forms.IntegerField(
         label="N", min_value=1, max_value=COUNT_MAX, required=False, help_text="periods back, the current included"
     )
@@ -35,9 +35,12 @@ class PnlForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
         return name
 
+    def clean_period(self) -> str:
+        return self.cleaned_data.get("period") or "day"
+
     def clean(self):
         data = super().clean()
-        if data.get("period") and not data.get("count"):
+        if "period" in data and not data.get("count"):
             data["count"] = PERIOD_DEFAULT_COUNT[data["period"]]
         return data
 

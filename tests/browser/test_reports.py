@@ -63,7 +63,6 @@ def test_pnl_report_draws_the_bar_chart_and_the_table(earlier_days, console_page
 
 
 def test_every_report_page_fits_and_formats_money(earlier_days, console_page):
-    page = console_page.page
     for path, marker in (
         ("/admin/reports/performance/", "#performance-exit_reason"),
         ("/admin/reports/trades/", "#trades-table"),

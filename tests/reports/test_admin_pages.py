@@ -152,6 +152,8 @@ def test_pnl_per_week_and_month_and_bad_input(staff, trades):
     assert 'id="pnl-table"' not in bad.content.decode()
     year = staff.get(reverse("admin:reports-pnl"), {"period": "year"}).content.decode()
     assert "Select a valid choice" in year
+    only_zone = staff.get(reverse("admin:reports-pnl"), {"tz": "Asia/Tokyo"}).content.decode()  # a day, N=30
+    assert len(_rows(only_zone, "pnl-table")) == 30 and "per day, last 30, Asia/Tokyo" in only_zone
 
 
 def test_performance_per_pair_entry_rule_and_exit_reason(staff, trades):

@@ -490,6 +490,11 @@ class ExchangeSimulator(PriceOrdersMixin, BehindTheBackMixin):
             pairs = [self.spec(symbol).pair] if symbol else list(self._open)
             return [o for p in pairs for o in self._open[p].values()]
 
+    def recent_orders(self, count: int = 10) -> list[SimOrder]:
+        """The last `count` orders created, open or finished, oldest first."""
+        with self.lock:
+            return sorted(self._orders.values(), key=lambda o: (o.create_ms, o.id))[-count:]
+
     def finished_orders(self, symbol: str | None = None) -> list[SimOrder]:
         with self.lock:
             self.housekeeping()

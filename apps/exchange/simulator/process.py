@@ -10,8 +10,8 @@ stretches (`STRETCH_MIN` minutes each) between regimes:
 | choppy  | 0                | 1.8 x volatility      |
 
 `volatility` is the standard deviation of a calm minute's log return (default 0.0008, about BTC's). The
-stretch that ends at the start (the anchor) is always `rising`, so a bot started on a fresh simulator sees a
-tradeable stretch at its first decision; every other stretch is drawn from the seed.
+stretches just before and just after the start (the anchor) are always `rising`, so a bot started on a fresh
+simulator sees a tradeable stretch at its first decisions; every other stretch is drawn from the seed.
 
 Everything is a function of (seed, pair, minutes from the anchor): the same seed gives the same path
 whenever the simulator starts. Candles before the start come from the process minute by minute (open,
@@ -43,6 +43,7 @@ REGIMES: dict[str, tuple[float, float]] = {
 }
 REGIME_WEIGHTS = (("calm", 0.40), ("rising", 0.22), ("falling", 0.22), ("choppy", 0.16))
 OPENING_REGIME = "rising"
+OPENING_STRETCHES = (-1, 0)  # the stretches just before and just after the start
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class PriceProcess:
         stretch = minute // STRETCH_MIN
         name = self._regimes.get(stretch)
         if name is None:
-            name = OPENING_REGIME if stretch == -1 else self._draw_regime(stretch)
+            name = OPENING_REGIME if stretch in OPENING_STRETCHES else self._draw_regime(stretch)
             self._regimes[stretch] = name
         return name
 
@@ -91,9 +92,10 @@ class PriceProcess:
         return REGIME_WEIGHTS[-1][0]
 
     # ----- the per-second path ----------------------------------------------------------------------
-    def _block(self, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Minutes [b*64, b*64+64): cumulative log moves within each minute (64 x 60) and their close,
-        high and low relative to the minute's open."""
+    def _block(self, b: int) -> tuple[np.ndarray, ...]:
+        """Minutes [b*64, b*64+64): the log moves since each minute's start at its seconds 1..60 (64 x 60),
+        and per minute the move to the next minute's start, the close (at second 59, the last tick of the
+        minute, as a live candle has it) and the high and low of seconds 0..59."""
         block = self._blocks.get(b)
         if block is None:
             rng = np.random.default_rng([self.seed, self._key, 0, b + (1 << 40)])
@@ -103,19 +105,23 @@ class PriceProcess:
             drift = params[:, 0:1] / SECONDS
             sigma = params[:, 1:2] / math.sqrt(SECONDS)
             path = np.cumsum(drift + sigma * shocks, axis=1)
-            close = path[:, -1]
-            high = np.maximum(path.max(axis=1), 0.0)
-            low = np.minimum(path.min(axis=1), 0.0)
-            block = (path, close, high, low)
+            inside = path[:, : SECONDS - 1]
+            block = (
+                path,
+                path[:, -1],
+                inside[:, -1],
+                np.maximum(inside.max(axis=1), 0.0),
+                np.minimum(inside.min(axis=1), 0.0),
+            )
             if len(self._blocks) > 20_000:
                 self._blocks.clear()
             self._blocks[b] = block
         return block
 
-    def _inside(self, minute: int) -> tuple[np.ndarray, float, float, float]:
-        path, close, high, low = self._block(minute // BLOCK_MIN)
+    def _inside(self, minute: int) -> tuple[np.ndarray, float, float, float, float]:
+        path, move, close, high, low = self._block(minute // BLOCK_MIN)
         i = minute % BLOCK_MIN
-        return path[i], float(close[i]), float(high[i]), float(low[i])
+        return path[i], float(move[i]), float(close[i]), float(high[i]), float(low[i])
 
     def minute_start(self, minute: int) -> float:
         """Log price at the start of `minute` (0 at minute 0)."""
@@ -128,9 +134,12 @@ class PriceProcess:
         return self._starts[minute]
 
     def bar(self, minute: int) -> MinuteBar:
+        """A minute as a live candle records it from ticks: it opens at the previous minute's last tick
+        (second 59) and closes at its own."""
         start = self.minute_start(minute)
-        _, close, high, low = self._inside(minute)
-        return MinuteBar(start, start + high, start + low, start + close)
+        _, _, close, high, low = self._inside(minute)
+        open_ = self.minute_start(minute - 1) + self._inside(minute - 1)[2]
+        return MinuteBar(open_, max(open_, start + high), min(open_, start + low), start + close)
 
     def _second(self, whole: int) -> float:
         minute, second = divmod(whole, SECONDS)

@@ -172,7 +172,9 @@ def test_the_run_command_in_paper_mode_makes_a_signal_trade_on_a_fresh_data_dir(
     assert "schedule entries written: none" not in out
 
 
-def test_the_run_command_in_live_mode_places_real_orders_on_the_bundled_simulator(run_command):
+def test_the_run_command_in_live_mode_places_real_orders_on_the_bundled_simulator_and_names_a_process_that_dies(
+    run_command,
+):
     run = run_command(MODE="live", ENABLE_TRADING="true").start()
     up = run.wait_running()
     out = run.output()
@@ -193,8 +195,13 @@ def test_the_run_command_in_live_mode_places_real_orders_on_the_bundled_simulato
     )
     assert row[0][0] in ("open", "partially_filled", "filled")
 
-    assert run.stop(signal.SIGTERM) == 0  # kill / systemd
-    assert run.output().rstrip().endswith("tradebot stopped.")
+    # The simulator dies under the running product: the command names it, shows its log and stops the rest.
+    os.kill(_pid_of(f"simulate_exchange --port {run.sim_port}"), signal.SIGKILL)
+    assert run.proc is not None and run.proc.wait(90) == 1
+    out = run.output()
+    assert "the simulator process exited unexpectedly (exit code 137)" in out
+    assert "Gate.io simulator serving" in out  # the tail of simulator.log
+    assert "tradebot stopped after the simulator process failed" in out
 
 
 def test_a_busy_port_is_reported_before_anything_starts_naming_the_variable(run_command):
@@ -220,19 +227,6 @@ def test_a_busy_port_is_reported_before_anything_starts_naming_the_variable(run_
         assert run.proc is not None and run.proc.wait(180) == 1
     out = run.output()
     assert f"SIMULATOR_PORT={run.sim_port} cannot be used" in out and "tradebot is running" not in out
-
-
-def test_a_process_that_dies_is_named_with_the_tail_of_its_log(run_command):
-    """The simulator killed under the running product: the command names it, shows its log and stops the rest."""
-    run = run_command().start()
-    run.wait_running()
-    sim_pid = _pid_of(f"simulate_exchange --port {run.sim_port}")
-    os.kill(sim_pid, signal.SIGKILL)
-    assert run.proc is not None and run.proc.wait(90) == 1
-    out = run.output()
-    assert "the simulator process exited unexpectedly (exit code 137)" in out
-    assert "Gate.io simulator serving" in out  # the tail of simulator.log
-    assert "tradebot stopped after the simulator process failed" in out
 
 
 def _pid_of(needle: str) -> int:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from tradebot.config import SIGNAL_FEATURES
 SCORED = SIGNAL_FEATURES  # the normalised features a score can weigh (never "atr": it only feeds the regime)
 # Scores from whole-series features differ from decide()'s by float rounding only (~1e-12 measured).
 SCORE_TOLERANCE = 1e-9
+_CACHE_ROWS = 8192  # float64 values per block of a multi-pass loop: a few of them fit a core's L2 cache
 _ROWS_PER_CHUNK = 32_768  # rows of the (decisions x 50) ATR-median matrix held at once (~13 MB)
 
 
@@ -54,6 +55,7 @@ class SeriesFeatures:
     atr_correction: np.ndarray  # window ATR at t = whole_atr[t] + decay(t) * atr_correction
     whole_atr: np.ndarray  # Wilder ATR of the whole series
     ratio: np.ndarray  # the volatility ratio where known (NaN where not computed yet)
+    _floor: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)  # see _atr_floor
 
     def volatility_ratio(self, rows: np.ndarray) -> np.ndarray:
         """ATR / median of the window's last 50 ATR values (1.0 when the ATR is 0), at candle indices `rows`."""
@@ -64,8 +66,18 @@ class SeriesFeatures:
         return self.ratio[rows]
 
     def high_volatility(self, rows: np.ndarray) -> np.ndarray:
-        """classify_regime's `volatility_ratio >= 1.5` at candle indices `rows`."""
-        return self.volatility_ratio(rows) >= b.HIGH_VOLATILITY_RATIO
+        """classify_regime's `volatility_ratio >= 1.5` at candle indices `rows`.
+
+        The median is the costly part, and most rows cannot reach the ratio: the median of the window's
+        last ATR values is at least their minimum, so an ATR below 1.4 x a lower bound of that minimum
+        (margin far beyond float rounding) is not high volatility. Only the other rows get the median."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(rows.shape[0], dtype=bool)
+        floor = _atr_floor(self)[rows]
+        atr = self.atr[rows]
+        maybe = ~np.isnan(self.ratio[rows]) | ((atr > 0) & ((floor <= 0) | (atr >= 1.4 * floor)))
+        out[maybe] = self.volatility_ratio(rows[maybe]) >= b.HIGH_VOLATILITY_RATIO
+        return out
 
     def score(self, weights: Mapping[str, float]) -> np.ndarray:
         """`fuse`'s clipped score at every decision, for already validated weights."""
@@ -102,8 +114,11 @@ def _shifted_sum(x: np.ndarray, n: int) -> np.ndarray:
     """out[i] = x[i] + ... + x[i+n-1] for i in 0..len-n: n vector additions, fast for a short n."""
     m = x.shape[0] - n + 1
     out = x[:m].copy()
-    for k in range(1, n):
-        out += x[k : k + m]
+    for lo in range(0, m, _CACHE_ROWS):  # a cache-sized block at a time, as in _mean_std
+        hi = min(m, lo + _CACHE_ROWS)
+        part = out[lo:hi]
+        for k in range(1, n):
+            part += x[lo + k : hi + k]
     return out
 
 
@@ -119,9 +134,15 @@ def _mean_std(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     m = x.shape[0] - n + 1
     mean = _shifted_sum(x, n) / n
     square = np.zeros(m)
-    for k in range(n):
-        d = x[k : k + m] - mean
-        square += d * d
+    d = np.empty(_CACHE_ROWS)  # one buffer for every term: no allocation per pass
+    # The n passes run over a cache-sized block at a time (same operations in the same order per value).
+    for lo in range(0, m, _CACHE_ROWS):
+        hi = min(m, lo + _CACHE_ROWS)
+        part, term, sq = mean[lo:hi], d[: hi - lo], square[lo:hi]
+        for k in range(n):
+            np.subtract(x[lo + k : hi + k], part, out=term)
+            np.multiply(term, term, out=term)
+            sq += term
     return mean, np.sqrt(square / n)
 
 
@@ -178,6 +199,26 @@ def _atr_matrix(out: SeriesFeatures, rows: np.ndarray) -> np.ndarray:
     decay = (1.0 - 1.0 / pa) ** exponents
     recent = np.lib.stride_tricks.sliding_window_view(out.whole_atr, count)  # row i: whole_atr[i .. i+count-1]
     return recent[rows - count + 1] + out.atr_correction[rows, None] * decay[None, :]
+
+
+def _atr_floor(out: SeriesFeatures) -> np.ndarray:
+    """A lower bound of every value in each full-window row of `_atr_matrix` (NaN before the first full
+    window): the sliding minimum of the whole-series ATR, less the largest correction term."""
+    if not out._floor:
+        w_len, pa = out.window, b.ATR_PERIOD
+        count = min(b.VOLATILITY_LOOKBACK, w_len - (pa - 1))
+        low = out.whole_atr.copy()  # low[i] = min(whole_atr[i - span + 1 .. i]), span doubling up to count
+        span = 1
+        while span < count:
+            step = min(span, count - span)
+            low[step:] = np.minimum(low[step:], low[:-step])
+            span += step
+        largest = (1.0 - 1.0 / pa) ** (w_len - 1 - (pa - 1) - count + 1)  # the oldest value's decay
+        floor = np.full(low.shape[0], np.nan)
+        with np.errstate(invalid="ignore"):
+            floor[:] = low - np.abs(out.atr_correction) * largest
+        out._floor.append(floor)
+    return out._floor[0]
 
 
 def _volatility_ratio(out: SeriesFeatures, rows: np.ndarray) -> np.ndarray:

@@ -168,18 +168,24 @@ def _fast_csv(path: Path) -> tuple[np.ndarray, ...] | None:
     header = head.split(b",")[0].strip().lower() == b"time"
     if header and [c.strip().lower() for c in head.decode("utf-8", "replace").split(",")] != list(COLUMNS):
         return None
-    types = {"time": pa.string(), **{name: pa.float64() for name in COLUMNS[1:]}}
-    try:
-        table = pcsv.read_csv(
-            path,
-            read_options=pcsv.ReadOptions(column_names=list(COLUMNS), skip_rows=1 if header else 0),
-            convert_options=pcsv.ConvertOptions(column_types=types, strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+    # ISO times with a Z / offset parse straight into UTC timestamps (the usual file: one pass, no strings),
+    # naive ones as UTC; anything else (Unix numbers, mixed forms) is read as text and converted below.
+    for kind in (pa.timestamp("ms", tz="UTC"), pa.timestamp("ms"), pa.string()):
+        types = {"time": kind, **{name: pa.float64() for name in COLUMNS[1:]}}
+        try:
+            table = pcsv.read_csv(
+                path,
+                read_options=pcsv.ReadOptions(column_names=list(COLUMNS), skip_rows=1 if header else 0),
+                convert_options=pcsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+            )
+            break
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
+            if kind == pa.string() or "column #0" not in str(exc):
+                return None  # a price cell or the file itself: the row-by-row reader names the line
+    if table.num_rows == 0 or any(table.column(name).null_count for name in COLUMNS):
         return None
-    if table.num_rows == 0 or any(table.column(name).null_count for name in COLUMNS[1:]):
-        return None
-    times = _arrow_times(table.column("time"))
+    time = table.column("time")
+    times = _arrow_times(time) if kind == pa.string() else time.to_numpy().view(np.int64)
     if times is None:
         return None
     return (times, *(table.column(name).to_numpy() for name in COLUMNS[1:]))

@@ -10,6 +10,7 @@ exchange), 2 bad arguments (both or neither source, a bad date, a missing file, 
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from datetime import datetime
@@ -65,6 +66,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # start-up cost: the objects of Django's set-up live as long as the process; leaving them out of the
+        # collector's passes saves its scans during the run and at exit (about half a second on 2 cores).
+        gc.freeze()
         as_json = options["json"]
         csv_path, since_text, until_text = options["csv"], options["since"], options["until"]
         if csv_path and (since_text or until_text):

@@ -21,9 +21,9 @@ def csv_response(kind: str, queryset: QuerySet) -> StreamingHttpResponse:
     return response
 
 
-class CsvExportMixin:
-    """For a ModelAdmin: `csv_export = "orders" | "fills" | "trades"` (apps.reports.exports.EXPORTS). Adds
-    `<changelist>/export.csv?<the list's query string>` (linked from the changelist) and the action
+class CsvExportMixin(admin.ModelAdmin):
+    """Before a ModelAdmin's other bases: `csv_export = "orders" | "fills" | "trades"` (apps.reports.exports.EXPORTS).
+    Adds `<changelist>/export.csv?<the list's query string>` (linked from the changelist) and the action
     "Export selected as CSV". Anyone who may view the list may export it."""
 
     csv_export: str = ""

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from apps.reports.selectors import ReportInputError, _chunks, trade_rows
 from apps.trading.models import Fill, Order, Position
@@ -90,7 +90,7 @@ def _trades(qs: QuerySet[Position]) -> Iterator[tuple]:
 @dataclass(frozen=True)
 class Export:
     columns: tuple[str, ...]
-    model: type
+    model: type[Model]
     time_field: str  # what `since` / `until` bound
     rows: Callable[[QuerySet], Iterator[tuple]]
 
@@ -123,7 +123,7 @@ def export_csv_lines(*, kind: str, filters: Filters | None = None, queryset: Que
             value = getattr(filters, name)
             if value is not None and not _in_range(value):
                 raise ReportInputError(f"{name} must be between {EARLIEST:%Y} and {LATEST:%Y}")
-        queryset = _window(export.model.objects.all(), export.time_field, filters)
+        queryset = _window(export.model._default_manager.all(), export.time_field, filters)
     elif queryset.model is not export.model:
         raise ReportInputError(f"a {kind} export reads {export.model.__name__} rows, not {queryset.model.__name__}")
     writer = csv.writer(_Line())

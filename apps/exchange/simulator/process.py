@@ -66,7 +66,7 @@ class PriceProcess:
         self.pair = pair
         self.volatility = volatility
         self._key = zlib.crc32(pair.encode())
-        self._blocks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._blocks: dict[int, tuple[np.ndarray, ...]] = {}  # path, move, close, high, low
         self._starts: dict[int, float] = {0: 0.0}  # minute -> log price at its start
         self._lowest = 0  # _starts holds every minute from _lowest to _highest
         self._highest = 0

@@ -88,6 +88,12 @@ def clean_params(overrides: Mapping[str, Any] | None) -> BacktestParams:
         raise BacktestInputError(f"parameters.{exc.field}", exc.message) from None
 
 
+def _places(value: Decimal) -> int:
+    """Decimal places of a finite Decimal (as_tuple's exponent is a letter for NaN and Infinity)."""
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
 def default_market(symbol: str, candles: Sequence[Candle] | CandleSeries) -> Market:
     """A market for candles that came without an exchange: the price step the candles themselves use,
     amounts to 8 decimals, no minimums."""
@@ -96,7 +102,7 @@ def default_market(symbol: str, candles: Sequence[Candle] | CandleSeries) -> Mar
         closes = [candles.price("close", i) for i in range(max(0, len(candles) - 500), len(candles))]
     else:
         closes = [c.close for c in candles[-500:]]
-    places = max((max(0, -c.as_tuple().exponent) for c in closes), default=8)  # type: ignore[operator]
+    places = max((_places(c) for c in closes), default=8)
     return Market(symbol, base, quote, 8, min(places, 12), Decimal(0), Decimal(0))
 
 

@@ -87,11 +87,24 @@ def warm_up(path: Path) -> None:
     series_from_file(path)
 
 
-def one_round(path: Path, workers: int, log_dir: Path) -> tuple[float, float]:
-    """(seconds from the request to the last combination stored, of which queueing them)."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its live descendants (a worker and its pool), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
+
+
+def one_round(path: Path, workers: int, log_dir: Path) -> tuple[float, float, float]:
+    """(seconds from the request to the last combination stored, of which queueing them, CPU seconds the
+    workers used meanwhile)."""
     forget(path)
     procs = start_workers(workers, log_dir)
     try:
+        cpu_before = sum(cpu_seconds(proc.pid) for proc in procs)
         started = time.perf_counter()
         sweep = sweep_start(symbol="BTC/USDT", timeframe="1m", csv_path=path, grid=GRID, actor=Actor.system("bench"))
         queued = time.perf_counter() - started
@@ -103,11 +116,12 @@ def one_round(path: Path, workers: int, log_dir: Path) -> tuple[float, float]:
                 break
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
+        cpu = sum(cpu_seconds(proc.pid) for proc in procs) - cpu_before
         print()
         failed = sweep.runs.filter(status="failed").count()
         if failed:
             print(f"  {failed} combinations failed: {sweep.runs.filter(status='failed').first().error}")
-        return elapsed, queued
+        return elapsed, queued, cpu
     finally:
         stop_workers(procs)
 
@@ -133,11 +147,12 @@ def main() -> None:
     results: dict[int, float] = {}
     for _ in range(args.rounds):
         for n in (int(x) for x in args.workers.split(",")):
-            elapsed, queued = one_round(path, n, folder)
+            elapsed, queued, cpu = one_round(path, n, folder)
             results[n] = min(results.get(n, elapsed), elapsed)
             print(
                 f"  {n} worker(s): {elapsed:.2f} s ({queued:.2f} s to read the file and queue the runs),"
-                f" {combos / elapsed * 60:.1f} combinations/minute"
+                f" {combos / elapsed * 60:.1f} combinations/minute; the workers used {cpu:.2f} s of CPU"
+                f" ({cpu / elapsed / n * 100:.0f} % of {n} core(s) while it ran), load average {os.getloadavg()[0]:.1f}"
             )
     print(f"best of {args.rounds} round(s) (the machine is shared: the best run is the least disturbed one):")
     for n, elapsed in results.items():

@@ -216,10 +216,22 @@ def sweep_prepare(*, sweep: BacktestSweep, broker: Broker | None = None) -> Back
     BacktestRun.objects.bulk_create(runs, ignore_conflicts=True)
     stale = timezone.now() - timedelta(seconds=STALE_RUN_SECONDS)
     sweep.runs.filter(status=Status.RUNNING, started_at__lt=stale).update(status=Status.QUEUED)
-    pending = list(sweep.runs.filter(status=Status.QUEUED).values_list("pk", flat=True))
+    pending = _interleaved(sweep.runs.filter(status=Status.QUEUED).order_by("pk").values_list("pk", "parameters"))
     transaction.on_commit(lambda: [_send("backtest.sweep_run", pk) for pk in pending])
     _finish_if_done(sweep.pk)
     return sweep
+
+
+def _interleaved(rows) -> list[int]:
+    """Run ids in the order to queue them: one run of each window first, then the next of each, and so on.
+    Runs of one window share features that the first of them computes under a lock; queued in a row
+    (a grid whose window varies slowest) every other worker would wait for that one instead of computing
+    another window's features beside it."""
+    by_window: dict[Any, list[int]] = {}
+    for pk, parameters in rows:
+        by_window.setdefault(parameters.get("window"), []).append(pk)
+    columns = itertools.zip_longest(*by_window.values())
+    return [pk for row in columns for pk in row if pk is not None]
 
 
 def _load(sweep: BacktestSweep, broker: Broker | None) -> tuple[CandleSeries, Market]:

@@ -169,3 +169,11 @@ def test_a_bad_sweep_request_is_422_naming_the_field(trader):
     assert response.status_code == 422 and "grid.nope" in response.content.decode()
     response = trader.post(url, {**body, "grid": {"window": [60]}, "rank_by": "luck"}, content_type="application/json")
     assert response.status_code == 422 and "rank_by" in response.content.decode()
+
+
+def test_runs_are_queued_one_window_after_another_so_workers_compute_different_features_first():
+    # A grid whose window varies slowest creates the runs of one window in a row.
+    rows = [(1, {"window": 60}), (2, {"window": 60}), (3, {"window": 60}), (4, {"window": 100})]
+    rows += [(5, {"window": 100}), (6, {"window": 150}), (7, {"fee_pct": "0.1"})]
+    assert sweeps._interleaved(rows) == [1, 4, 6, 7, 2, 5, 3]
+    assert sweeps._interleaved([]) == []

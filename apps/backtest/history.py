@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -359,7 +360,7 @@ def _write_cache(path: Path, columns: list[np.ndarray], covered: list[tuple[int,
     """Atomically: a run reading the file meanwhile sees the old one or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    arrays = dict(zip(COLUMNS, columns, strict=True))
+    arrays: dict[str, Any] = dict(zip(COLUMNS, columns, strict=True))  # (savez's typing: **kwds)
     np.savez(tmp, covered=np.asarray(covered, dtype=np.int64).reshape(-1, 2), **arrays)
     os.replace(tmp, path)
 

@@ -118,9 +118,11 @@ def history_broker() -> Broker:
 
 
 def exchange_series(
-    *, broker: Broker, symbol: str, timeframe: str, since: datetime, until: datetime
+    *, broker: Broker, symbol: str, timeframe: str, since: datetime | None, until: datetime | None
 ) -> CandleSeries | list[Candle]:
     """The exchange's history for a run or a sweep: paged from Gate.io, kept in the on-disk cache."""
+    if since is None or until is None:  # a stored run or sweep over exchange history always has both
+        raise CandleDataError(f"exchange history needs since and until (got {since} - {until})")
     return series_from_exchange(
         broker,
         symbol=symbol,
@@ -190,7 +192,7 @@ def backtest_run(
     *,
     symbol: str,
     timeframe: str,
-    candles: Sequence[Candle] | None = None,
+    candles: Sequence[Candle] | CandleSeries | None = None,
     csv_path: str | Path | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -251,7 +253,7 @@ def backtest_enqueue(
     actor: Actor,
 ) -> BacktestRun:
     """Store a queued run over exchange history and hand it to a worker (`backtest.run`) once committed."""
-    symbol, _, since, until = clean_request(
+    symbol, _, start, end = clean_request(
         symbol=symbol, timeframe=timeframe, since=since, until=until, has_candles=False, has_csv=False
     )
     resolved = clean_params(params)
@@ -260,8 +262,8 @@ def backtest_enqueue(
             symbol=symbol,
             timeframe=timeframe,
             source=BacktestRun.Source.EXCHANGE,
-            since=since,
-            until=until,
+            since=start,
+            until=end,
             status=Status.QUEUED,
             parameters=resolved.as_json(),
             requested_by=actor.label[:150],

@@ -22,7 +22,7 @@ import itertools
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -217,7 +217,12 @@ def sweep_prepare(*, sweep: BacktestSweep, broker: Broker | None = None) -> Back
     stale = timezone.now() - timedelta(seconds=STALE_RUN_SECONDS)
     sweep.runs.filter(status=Status.RUNNING, started_at__lt=stale).update(status=Status.QUEUED)
     pending = _interleaved(sweep.runs.filter(status=Status.QUEUED).order_by("pk").values_list("pk", "parameters"))
-    transaction.on_commit(lambda: [_send("backtest.sweep_run", pk) for pk in pending])
+
+    def send_pending() -> None:
+        for pk in pending:
+            _send("backtest.sweep_run", pk)
+
+    transaction.on_commit(send_pending)
     _finish_if_done(sweep.pk)
     return sweep
 
@@ -291,7 +296,11 @@ def _send(task: str, pk: int) -> None:
     from apps.backtest import tasks  # the tasks module imports this one: imported when first sent
 
     try:
-        {"backtest.sweep_prepare": tasks.sweep_prepare_task, "backtest.sweep_run": tasks.sweep_run_task}[task].delay(pk)
+        senders: dict[str, Callable[[int], object]] = {
+            "backtest.sweep_prepare": tasks.sweep_prepare_task.delay,
+            "backtest.sweep_run": tasks.sweep_run_task.delay,
+        }
+        senders[task](pk)
     except Exception:  # the request has committed; a resume queues it again
         log.exception("%s for #%s could not be queued", task, pk)
 
@@ -331,6 +340,7 @@ def sweep_run_execute(*, run_id: int) -> BacktestRun | None:
         return BacktestRun.objects.filter(pk=run_id).first()
     run = BacktestRun.objects.select_related("sweep").get(pk=run_id)
     sweep = run.sweep
+    assert sweep is not None  # claimed above with sweep__isnull=False
     try:
         params = BacktestParams.from_settings(run.parameters, limits=risk_limits())
         series = _series(sweep.series_path)

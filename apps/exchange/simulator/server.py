@@ -144,7 +144,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         name, handler, private, match = found
         owner.calls[name] += 1
         headers = {k.lower(): v for k, v in self.headers.items()}
-        who = headers.get("key") if private and headers.get("key") else f"ip:{self.client_address[0]}"
+        key = headers.get("key")
+        who = key if private and key else f"ip:{self.client_address[0]}"
         parsed_body = _json_body(body)
         pair = str(parsed_body.get("currency_pair", "")) if isinstance(parsed_body, dict) else ""
         state = sim.limiter.hit(who, name, pair)

@@ -3,8 +3,11 @@ worker processes (real workers, the configured broker and database); prints comb
 
 Run: .venv/bin/python bench/sweep.py [--candles 100000] [--workers 1,2] [--rounds 2]
 Uses DATABASE_URL / REDIS_URL (or the embedded defaults) like the app; migrate first. Each round starts
-from nothing: the bench deletes its own earlier sweeps of these candles and their shared feature files, so
-every round computes the features of its 3 windows once and runs all 27 combinations. Asserts nothing.
+from nothing but the parsed candles file: the bench deletes its own earlier sweeps of these candles and
+their shared feature files, so every round computes the features of its 3 windows once and runs all 27
+combinations (the file itself is parsed once, before the rounds, as a repeated sweep of a file finds it
+already read). Prints the workers' CPU seconds beside the wall time: on a shared machine the ratio of wall
+times is only as good as the share of the cores the workers got. Asserts nothing.
 Goal (issue 16): 2 workers in about half the time of 1.
 """
 
@@ -29,9 +32,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 from apps.audit.actors import Actor  # noqa: E402
-from apps.backtest.history import series_from_file  # noqa: E402
 from apps.backtest.models import BacktestSweep  # noqa: E402
-from apps.backtest.sweeps import sweep_progress, sweep_start  # noqa: E402
+from apps.backtest.sweeps import csv_series, sweep_progress, sweep_start  # noqa: E402
 from bench.backtest import write_csv  # noqa: E402
 
 GRID = {"fee_pct": ["0.1", "0.2", "0.3"], "take_profit_pct": ["2", "4", "8"], "window": [100, 150, 200]}
@@ -78,13 +80,13 @@ def forget(path: Path) -> None:
 
 def warm_up(path: Path) -> None:
     """What this process pays once, whatever the worker count: the broker client's import and connection
-    (about 0.6 s, in the first send) and pyarrow's import. Done before any round so both rounds time the
-    same work."""
+    (about 0.6 s, in the first send) and parsing the candles file (a sweep over a file read before loads
+    its saved array file). Done before any round so every round times the same work."""
     from celery_app import app
 
     with app.producer_or_acquire() as producer:
         producer.connection.ensure_connection(max_retries=3)
-    series_from_file(path)
+    csv_series(path)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -2,7 +2,8 @@
 
 `sweep_start` validates the request (every combination is checked before anything is written), then
 `sweep_prepare` reads the candles once, saves them as an array file under DATA_DIR/history (next to the
-cached exchange history) and creates one queued BacktestRun per combination; each goes to a worker as a
+cached exchange history; a CSV file read before is not parsed again while it is unchanged) and creates
+one queued BacktestRun per combination; each goes to a worker as a
 `backtest.sweep_run` task (`sweep_run_execute`). Workers load the saved candles, and the features of a
 window: computed by the first worker that needs them, saved beside the candles, read by every other
 (one file per distinct feature set: the features depend on the candles and the window only).
@@ -52,7 +53,7 @@ from apps.backtest.services import (
     store_result,
 )
 from apps.exchange.broker import Broker
-from apps.exchange.types import Market
+from apps.exchange.types import Candle, Market
 from apps.risk.selectors import risk_limits
 from apps.signals.build import REQUIRED_CANDLES
 
@@ -185,8 +186,7 @@ def sweep_prepare(*, sweep: BacktestSweep, broker: Broker | None = None) -> Back
             BacktestSweep.objects.filter(pk=sweep.pk).update(status=BacktestSweep.Status.FAILED, error=error)
             sweep.status, sweep.error = BacktestSweep.Status.FAILED, error
             raise
-        directory = history_dir()
-        path = directory / f"series-{series.digest()}.npz"
+        path = _series_path(series)
         if not path.is_file():
             _save_atomically(path, series.save)
         market_json = {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(market).items()}
@@ -239,9 +239,40 @@ def _interleaved(rows) -> list[int]:
     return [pk for row in columns for pk in row if pk is not None]
 
 
+def _csv_pointer(csv_path: str) -> Path:
+    """Where the digest of a CSV file's saved candles is noted, named by the file's path, size and
+    modification time: a sweep over a file read before loads its array file instead of parsing it again
+    (a changed file has another name, so it is read again)."""
+    path = Path(csv_path)
+    stat = path.stat()
+    identity = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    return history_dir() / f"csv-{hashlib.sha256(identity.encode()).hexdigest()[:32]}.digest"
+
+
+def _series_path(series: CandleSeries) -> Path:
+    return history_dir() / f"series-{series.digest()}.npz"
+
+
+def csv_series(csv_path: str | Path) -> CandleSeries | list[Candle]:
+    """A CSV file's candles for a sweep, parsed once: saved as an array file (the one the workers load)
+    and found again through `_csv_pointer` by the next sweep over the same, unchanged file."""
+    pointer = _csv_pointer(str(csv_path))
+    if pointer.is_file():
+        saved = history_dir() / f"series-{pointer.read_text().strip()}.npz"
+        if saved.is_file():
+            return CandleSeries.load(saved)
+    series = series_from_file(csv_path)
+    if isinstance(series, CandleSeries):
+        path = _series_path(series)
+        if not path.is_file():
+            _save_atomically(path, series.save)
+        _save_atomically(pointer, lambda tmp: Path(tmp).write_text(series.digest()))
+    return series
+
+
 def _load(sweep: BacktestSweep, broker: Broker | None) -> tuple[CandleSeries, Market]:
     if sweep.source == BacktestRun.Source.CSV:
-        candles = series_from_file(sweep.csv_path)
+        candles = csv_series(sweep.csv_path)
         market = None
     else:
         broker = broker or history_broker()

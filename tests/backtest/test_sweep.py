@@ -177,3 +177,15 @@ def test_runs_are_queued_one_window_after_another_so_workers_compute_different_f
     rows += [(5, {"window": 100}), (6, {"window": 150}), (7, {"fee_pct": "0.1"})]
     assert sweeps._interleaved(rows) == [1, 4, 6, 7, 2, 5, 3]
     assert sweeps._interleaved([]) == []
+
+
+def test_a_csv_file_read_for_one_sweep_is_not_parsed_again_until_it_changes(candles_csv, monkeypatch):
+    first = sweeps.csv_series(candles_csv)
+    parsed = []
+    monkeypatch.setattr(sweeps, "series_from_file", lambda path: parsed.append(path) or series_from_file(path))
+    again = sweeps.csv_series(candles_csv)
+    assert parsed == []  # loaded from the array file the first read saved
+    assert again.digest() == first.digest() and len(again) == len(first)
+    candles_csv.write_text(candles_csv.read_text() + "2030-01-01T00:00:00Z,1,1,1,1,1\n")
+    changed = sweeps.csv_series(candles_csv)
+    assert parsed == [candles_csv] and len(changed) == len(first) + 1

@@ -46,6 +46,10 @@ OPENING_REGIME = "rising"
 OPENING_STRETCHES = (-1, 0)  # the stretches just before and just after the start
 
 
+# per block: the moves at seconds 1..60 of each minute, the move to the next minute, close, high, low
+Block = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
 @dataclass(frozen=True)
 class MinuteBar:
     """One minute of the path, as log prices relative to the anchor."""
@@ -66,7 +70,7 @@ class PriceProcess:
         self.pair = pair
         self.volatility = volatility
         self._key = zlib.crc32(pair.encode())
-        self._blocks: dict[int, tuple[np.ndarray, ...]] = {}  # path, move, close, high, low
+        self._blocks: dict[int, Block] = {}
         self._starts: dict[int, float] = {0: 0.0}  # minute -> log price at its start
         self._lowest = 0  # _starts holds every minute from _lowest to _highest
         self._highest = 0
@@ -92,7 +96,7 @@ class PriceProcess:
         return REGIME_WEIGHTS[-1][0]
 
     # ----- the per-second path ----------------------------------------------------------------------
-    def _block(self, b: int) -> tuple[np.ndarray, ...]:
+    def _block(self, b: int) -> Block:
         """Minutes [b*64, b*64+64): the log moves since each minute's start at its seconds 1..60 (64 x 60),
         and per minute the move to the next minute's start, the close (at second 59, the last tick of the
         minute, as a live candle has it) and the high and low of seconds 0..59."""

@@ -3,8 +3,11 @@ worker processes (real workers, the configured broker and database); prints comb
 
 Run: .venv/bin/python bench/sweep.py [--candles 100000] [--workers 1,2] [--rounds 2]
 Uses DATABASE_URL / REDIS_URL (or the embedded defaults) like the app; migrate first. Each round starts
-from nothing: the bench deletes its own earlier sweeps of these candles and their shared feature files, so
-every round computes the features of its 3 windows once and runs all 27 combinations. Asserts nothing.
+from nothing but the parsed candles file: the bench deletes its own earlier sweeps of these candles and
+their shared feature files, so every round computes the features of its 3 windows once and runs all 27
+combinations (the file itself is parsed once, before the rounds, as a repeated sweep of a file finds it
+already read). Prints the workers' CPU seconds beside the wall time: on a shared machine the ratio of wall
+times is only as good as the share of the cores the workers got. Asserts nothing.
 Goal (issue 16): 2 workers in about half the time of 1.
 """
 
@@ -29,9 +32,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 from apps.audit.actors import Actor  # noqa: E402
-from apps.backtest.history import series_from_file  # noqa: E402
 from apps.backtest.models import BacktestSweep  # noqa: E402
-from apps.backtest.sweeps import sweep_progress, sweep_start  # noqa: E402
+from apps.backtest.sweeps import csv_series, sweep_progress, sweep_start  # noqa: E402
 from bench.backtest import write_csv  # noqa: E402
 
 GRID = {"fee_pct": ["0.1", "0.2", "0.3"], "take_profit_pct": ["2", "4", "8"], "window": [100, 150, 200]}
@@ -78,20 +80,33 @@ def forget(path: Path) -> None:
 
 def warm_up(path: Path) -> None:
     """What this process pays once, whatever the worker count: the broker client's import and connection
-    (about 0.6 s, in the first send) and pyarrow's import. Done before any round so both rounds time the
-    same work."""
+    (about 0.6 s, in the first send) and parsing the candles file (a sweep over a file read before loads
+    its saved array file). Done before any round so every round times the same work."""
     from celery_app import app
 
     with app.producer_or_acquire() as producer:
         producer.connection.ensure_connection(max_retries=3)
-    series_from_file(path)
+    csv_series(path)
 
 
-def one_round(path: Path, workers: int, log_dir: Path) -> tuple[float, float]:
-    """(seconds from the request to the last combination stored, of which queueing them)."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its live descendants (a worker and its pool), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
+
+
+def one_round(path: Path, workers: int, log_dir: Path) -> tuple[float, float, float]:
+    """(seconds from the request to the last combination stored, of which queueing them, CPU seconds the
+    workers used meanwhile)."""
     forget(path)
     procs = start_workers(workers, log_dir)
     try:
+        cpu_before = sum(cpu_seconds(proc.pid) for proc in procs)
         started = time.perf_counter()
         sweep = sweep_start(symbol="BTC/USDT", timeframe="1m", csv_path=path, grid=GRID, actor=Actor.system("bench"))
         queued = time.perf_counter() - started
@@ -103,11 +118,12 @@ def one_round(path: Path, workers: int, log_dir: Path) -> tuple[float, float]:
                 break
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
+        cpu = sum(cpu_seconds(proc.pid) for proc in procs) - cpu_before
         print()
         failed = sweep.runs.filter(status="failed").count()
         if failed:
             print(f"  {failed} combinations failed: {sweep.runs.filter(status='failed').first().error}")
-        return elapsed, queued
+        return elapsed, queued, cpu
     finally:
         stop_workers(procs)
 
@@ -133,11 +149,12 @@ def main() -> None:
     results: dict[int, float] = {}
     for _ in range(args.rounds):
         for n in (int(x) for x in args.workers.split(",")):
-            elapsed, queued = one_round(path, n, folder)
+            elapsed, queued, cpu = one_round(path, n, folder)
             results[n] = min(results.get(n, elapsed), elapsed)
             print(
                 f"  {n} worker(s): {elapsed:.2f} s ({queued:.2f} s to read the file and queue the runs),"
-                f" {combos / elapsed * 60:.1f} combinations/minute"
+                f" {combos / elapsed * 60:.1f} combinations/minute; the workers used {cpu:.2f} s of CPU"
+                f" ({cpu / elapsed / n * 100:.0f} % of {n} core(s) while it ran), load average {os.getloadavg()[0]:.1f}"
             )
     print(f"best of {args.rounds} round(s) (the machine is shared: the best run is the least disturbed one):")
     for n, elapsed in results.items():

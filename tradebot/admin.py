@@ -38,6 +38,7 @@ class TradebotAdminSite(SecureAdminSiteMixin, admin.AdminSite):
 
     def get_urls(self):
         from apps.console import views
+        from apps.reports import views as reports
 
         custom = [
             path("operations/pause/", self.admin_view(partial(views.trading_pause, site=self)), name="trading-pause"),
@@ -55,6 +56,7 @@ class TradebotAdminSite(SecureAdminSiteMixin, admin.AdminSite):
                 self.admin_view(lambda request, pair: views.symbol_page(request, self, pair)),
                 name="console-symbol",
             ),
+            *reports.urls(self),
         ]
         return custom + super().get_urls()
 

@@ -1,7 +1,11 @@
 """Every setting tradebot reads from the environment (and `.env`), parsed and validated in one place.
 
 `load_config()` returns a frozen `Config`; a bad value raises `ConfigError` naming the variable and the
-accepted form. `tradebot/settings.py` copies the fields into Django settings under the same names.
+accepted form. `tradebot/settings.py` names each field as a Django setting of the same name (plain
+module-level names, so type checkers and readers see them).
+
+Everything the product writes lives under DATA_DIR: the default SQLite database, the generated development
+SECRET_KEY (`.secret_key`), backups, logs, metrics, the embedded broker, limiter and history caches.
 """
 
 from __future__ import annotations
@@ -159,6 +163,7 @@ class Config:
     DATA_DIR: Path = field(default=BASE_DIR / "data")
 
     def as_settings(self) -> dict[str, Any]:
+        """Every field by name (tests compare it with the Django settings)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -375,7 +380,8 @@ SPEC: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "PERF_BUDGET_FLOW_P99_MS": ("8000", _int_range(1, 600000), "milliseconds, a positive integer"),
     "DATABASE_URL": ("", _database_url, "sqlite:///path/to/file.sqlite3 or postgres://user@host:port/name"),
     "DB_BACKUP_INTERVAL_HOURS": ("6", _int_range(1, 8760), "hours from 1 to 8760"),
-    "DB_BACKUP_DIR": ("data/backups", _nonempty, "a directory path"),
+    # Empty: DATA_DIR/backups.
+    "DB_BACKUP_DIR": ("", _text, "a directory path, or empty for DATA_DIR/backups"),
     "DB_BACKUP_KEEP": ("14", _int_range(1, 10000), "an integer from 1 to 10000"),
     "REDIS_URL": ("", _redis_url, "redis://host:port/db, or empty for the embedded default"),
     "TELEGRAM_BOT_TOKEN": ("", _text, "the token BotFather gave, or empty"),
@@ -438,8 +444,9 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-def _dev_secret_key() -> str:
-    key_file = BASE_DIR / "data" / ".secret_key"
+def _dev_secret_key(data_dir: Path) -> str:
+    """The development SECRET_KEY kept in DATA_DIR/.secret_key, made on first use."""
+    key_file = data_dir / ".secret_key"
     try:
         return key_file.read_text().strip()
     except FileNotFoundError:
@@ -447,6 +454,19 @@ def _dev_secret_key() -> str:
         key = secrets.token_urlsafe(50)
         key_file.write_text(key)
         return key
+
+
+def _parse(env: Mapping[str, str], name: str) -> Any:
+    default, parse, accepted = SPEC[name]
+    raw = env.get(name, default)
+    try:
+        return parse(raw)
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise ConfigError(name, raw, accepted) from exc
+
+
+def _under_project(path: Path) -> Path:
+    return path if path.is_absolute() else BASE_DIR / path
 
 
 def load_config(environ: Mapping[str, str] | None = None, *, dotenv: Path | None = None) -> Config:
@@ -459,17 +479,14 @@ def load_config(environ: Mapping[str, str] | None = None, *, dotenv: Path | None
         env.update(environ)
     if "SYMBOLS" not in env and env.get("SYMBOL"):
         env["SYMBOLS"] = env["SYMBOL"]
-    if not env.get("DATABASE_URL"):
-        db_path = env.get("DB_PATH", "").strip()
-        env["DATABASE_URL"] = f"sqlite:///{db_path}" if db_path else "sqlite:///data/tradebot.sqlite3"
 
-    values: dict[str, Any] = {}
-    for name, (default, parse, accepted) in SPEC.items():
-        raw = env.get(name, default)
-        try:
-            values[name] = parse(raw)
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            raise ConfigError(name, raw, accepted) from exc
+    # DATA_DIR first: the database, backups and the development key default to places inside it.
+    data_dir = Path(_parse(env, "DATA_DIR"))  # as written; relative paths start at the project folder
+    if not env.get("DATABASE_URL"):
+        db_path = env.get("DB_PATH", "").strip() or str(data_dir / "tradebot.sqlite3")
+        env["DATABASE_URL"] = f"sqlite:///{db_path}"
+
+    values: dict[str, Any] = {name: _parse(env, name) for name in SPEC}
 
     if values["EXITS_ON_EXCHANGE"] is None:
         values["EXITS_ON_EXCHANGE"] = values["MODE"] == "live"
@@ -489,10 +506,8 @@ def load_config(environ: Mapping[str, str] | None = None, *, dotenv: Path | None
         raise ConfigError(
             "SECRET_KEY", shown, f"a random string of at least {LIVE_SECRET_KEY_MIN} characters when MODE=live"
         )
+    values["DATA_DIR"] = _under_project(data_dir)
     if not values["SECRET_KEY"]:
-        values["SECRET_KEY"] = _dev_secret_key()
-    data_dir = Path(values["DATA_DIR"])
-    values["DATA_DIR"] = data_dir if data_dir.is_absolute() else BASE_DIR / data_dir
-    backup_dir = Path(values["DB_BACKUP_DIR"])
-    values["DB_BACKUP_DIR"] = backup_dir if backup_dir.is_absolute() else BASE_DIR / backup_dir
+        values["SECRET_KEY"] = _dev_secret_key(values["DATA_DIR"])
+    values["DB_BACKUP_DIR"] = _under_project(Path(values["DB_BACKUP_DIR"] or data_dir / "backups"))
     return Config(**values)

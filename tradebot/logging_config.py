@@ -10,11 +10,14 @@ import contextvars
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pythonjsonlogger.json import JsonFormatter
 
 from apps.common.redact import MASK, SECRET_KEYS, redact, redact_text
+
+if TYPE_CHECKING:  # sentry_sdk itself is imported only when a DSN is configured
+    from sentry_sdk.types import Event, Hint
 
 CONTEXT_FIELDS = ("request_id", "task_id", "task_name", "client_order_id")
 _vars: dict[str, contextvars.ContextVar[str | None]] = {
@@ -94,14 +97,19 @@ class ConsoleFormatter(logging.Formatter):
         return redact_text(super().formatStack(stack_info))
 
 
+def _redact_lines(text: str | list[str]) -> str | list[str]:
+    """python-json-logger gives a traceback as one text, or as lines with `exc_info_as_array`."""
+    return redact_text(text) if isinstance(text, str) else [redact_text(line) for line in text]
+
+
 class JsonLogFormatter(JsonFormatter):
     """One JSON object per line (python-json-logger); tracebacks redacted."""
 
-    def formatException(self, ei: Any) -> str:
-        return redact_text(super().formatException(ei))
+    def formatException(self, ei: Any) -> str | list[str]:  # type: ignore[override]  # as JsonFormatter's own
+        return _redact_lines(super().formatException(ei))
 
-    def formatStack(self, stack_info: str) -> str:
-        return redact_text(super().formatStack(stack_info))
+    def formatStack(self, stack_info: Any) -> str | list[str]:  # type: ignore[override]  # as JsonFormatter's own
+        return _redact_lines(super().formatStack(stack_info))
 
 
 def build_logging(log_format: str, level: str) -> dict[str, Any]:
@@ -141,9 +149,10 @@ def build_logging(log_format: str, level: str) -> dict[str, Any]:
     }
 
 
-def sentry_before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+def sentry_before_send(event: Event, hint: Hint) -> Event:
     """Sentry events leave with secrets masked (keys that look secret, known secret values, bearer tokens)."""
-    return redact(event)
+    cleaned: Event = redact(event)
+    return cleaned
 
 
 def init_sentry(dsn: str, *, environment: str, release: str = "") -> bool:

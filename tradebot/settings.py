@@ -1,4 +1,9 @@
-"""Django settings. Every tradebot setting comes from `tradebot.config` (environment and `.env`)."""
+"""Django settings. Every tradebot setting comes from `tradebot.config` (environment and `.env`).
+
+`load_config()` reads and validates them all (a bad value stops here with a `ConfigError` naming it); each
+one is then named below, with the type `Config` gives it, so readers, mypy and django-stubs see it.
+tests/foundation/test_settings_names.py checks that none is missing.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +15,91 @@ import dj_database_url
 from tradebot.config import BASE_DIR, load_config
 
 CONFIG = load_config()
-globals().update(CONFIG.as_settings())
+
+# --- trading ----------------------------------------------------------------------------------------
+MODE = CONFIG.MODE
+ENABLE_TRADING = CONFIG.ENABLE_TRADING
+SYMBOLS = CONFIG.SYMBOLS
+TIMEFRAME = CONFIG.TIMEFRAME
+POSITION_SIZE_USD = CONFIG.POSITION_SIZE_USD
+# --- exchange ---------------------------------------------------------------------------------------
+EXCHANGE = CONFIG.EXCHANGE
+GATEIO_API_KEY = CONFIG.GATEIO_API_KEY
+GATEIO_API_SECRET = CONFIG.GATEIO_API_SECRET
+GATEIO_SANDBOX = CONFIG.GATEIO_SANDBOX
+GATEIO_API_URL = CONFIG.GATEIO_API_URL
+GATEIO_ORDER_EXPIRY_SEC = CONFIG.GATEIO_ORDER_EXPIRY_SEC
+GATEIO_VISIBILITY_LAG_SEC = CONFIG.GATEIO_VISIBILITY_LAG_SEC
+GATEIO_CLOCK_SKEW_SEC = CONFIG.GATEIO_CLOCK_SKEW_SEC
+GATEIO_UNIFIED_ACCOUNT = CONFIG.GATEIO_UNIFIED_ACCOUNT
+RATE_LIMIT_CALLS = CONFIG.RATE_LIMIT_CALLS
+RATE_LIMIT_PERIOD_SEC = CONFIG.RATE_LIMIT_PERIOD_SEC
+RATE_LIMIT_MAX_WAIT_SEC = CONFIG.RATE_LIMIT_MAX_WAIT_SEC
+BREAKER_FAILURE_THRESHOLD = CONFIG.BREAKER_FAILURE_THRESHOLD
+BREAKER_COOLDOWN_SEC = CONFIG.BREAKER_COOLDOWN_SEC
+PAPER_FEE_PCT = CONFIG.PAPER_FEE_PCT
+PAPER_SLIPPAGE_BPS = CONFIG.PAPER_SLIPPAGE_BPS
+SIMULATOR_PORT = CONFIG.SIMULATOR_PORT
+# --- risk, exits, reconciliation ------------------------------------------------------------------------
+MAX_POSITIONS = CONFIG.MAX_POSITIONS
+STOP_LOSS_PCT = CONFIG.STOP_LOSS_PCT
+TAKE_PROFIT_PCT = CONFIG.TAKE_PROFIT_PCT
+MAX_DRAWDOWN_PCT = CONFIG.MAX_DRAWDOWN_PCT
+MAX_CONSECUTIVE_LOSSES = CONFIG.MAX_CONSECUTIVE_LOSSES
+LOSS_COOLDOWN_MIN = CONFIG.LOSS_COOLDOWN_MIN
+RISK_HOURS_UTC = CONFIG.RISK_HOURS_UTC
+RECONCILE_INTERVAL_SEC = CONFIG.RECONCILE_INTERVAL_SEC
+RECONCILE_LOOKBACK_HOURS = CONFIG.RECONCILE_LOOKBACK_HOURS
+EXITS_CHECK_INTERVAL_SEC = CONFIG.EXITS_CHECK_INTERVAL_SEC
+EXITS_STUCK_AFTER_SEC = CONFIG.EXITS_STUCK_AFTER_SEC
+EXITS_MAX_ATTEMPTS = CONFIG.EXITS_MAX_ATTEMPTS
+EXITS_ON_EXCHANGE = CONFIG.EXITS_ON_EXCHANGE
+# --- signals ----------------------------------------------------------------------------------------
+SIGNAL_WEIGHTS = CONFIG.SIGNAL_WEIGHTS
+SIGNAL_ENTRY_THRESHOLD = CONFIG.SIGNAL_ENTRY_THRESHOLD
+SIGNAL_EXIT_THRESHOLD = CONFIG.SIGNAL_EXIT_THRESHOLD
+# --- performance budgets ----------------------------------------------------------------------------
+PERF_BUDGET_DECISION_P99_MS = CONFIG.PERF_BUDGET_DECISION_P99_MS
+PERF_BUDGET_ORDER_P99_MS = CONFIG.PERF_BUDGET_ORDER_P99_MS
+PERF_BUDGET_FLOW_P99_MS = CONFIG.PERF_BUDGET_FLOW_P99_MS
+# --- storage: everything the product writes is under DATA_DIR ---------------------------------------
+DATA_DIR = CONFIG.DATA_DIR
+DATABASE_URL = CONFIG.DATABASE_URL
+DB_BACKUP_INTERVAL_HOURS = CONFIG.DB_BACKUP_INTERVAL_HOURS
+DB_BACKUP_DIR = CONFIG.DB_BACKUP_DIR
+DB_BACKUP_KEEP = CONFIG.DB_BACKUP_KEEP
+REDIS_URL = CONFIG.REDIS_URL
+# --- Telegram ---------------------------------------------------------------------------------------
+TELEGRAM_BOT_TOKEN = CONFIG.TELEGRAM_BOT_TOKEN
+TELEGRAM_WEBHOOK_SECRET = CONFIG.TELEGRAM_WEBHOOK_SECRET
+TELEGRAM_ALLOWED_CHAT_IDS = CONFIG.TELEGRAM_ALLOWED_CHAT_IDS
+TELEGRAM_TRADING_CHAT_IDS = CONFIG.TELEGRAM_TRADING_CHAT_IDS
+ALERT_TELEGRAM_CHAT_ID = CONFIG.ALERT_TELEGRAM_CHAT_ID
+TELEGRAM_API_BASE_URL = CONFIG.TELEGRAM_API_BASE_URL
+# --- Django, logging, operator security -------------------------------------------------------------
+SECRET_KEY = CONFIG.SECRET_KEY
+DEBUG = CONFIG.DEBUG
+ALLOWED_HOSTS = CONFIG.ALLOWED_HOSTS
+SENTRY_DSN = CONFIG.SENTRY_DSN
+LOG_LEVEL = CONFIG.LOG_LEVEL
+LOG_FORMAT = CONFIG.LOG_FORMAT
+SECURE_HTTPS = CONFIG.SECURE_HTTPS
+METRICS_TOKEN = CONFIG.METRICS_TOKEN
+ADMIN_LOGIN_FAILURE_LIMIT = CONFIG.ADMIN_LOGIN_FAILURE_LIMIT
+ADMIN_LOGIN_COOLOFF_MIN = CONFIG.ADMIN_LOGIN_COOLOFF_MIN
+ADMIN_2FA_PAPER = CONFIG.ADMIN_2FA_PAPER
+ADMIN_SESSION_HOURS = CONFIG.ADMIN_SESSION_HOURS
+ADMIN_REAUTH_WINDOW_SEC = CONFIG.ADMIN_REAUTH_WINDOW_SEC
+DISPLAY_TIMEZONE = CONFIG.DISPLAY_TIMEZONE
+
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # prometheus_client picks multiprocess mode when first imported: set PROMETHEUS_MULTIPROC_DIR before that.
 from apps.monitoring.multiproc import ensure_env as _ensure_multiproc  # noqa: E402
 from apps.monitoring.multiproc import install as _install_multiproc  # noqa: E402
 
-PROMETHEUS_MULTIPROC_DIR = _ensure_multiproc(CONFIG.DATA_DIR / "prometheus")
+PROMETHEUS_MULTIPROC_DIR = _ensure_multiproc(DATA_DIR / "prometheus")
 _install_multiproc()  # metric files named by pid and host (containers sharing the folder)
-
-DATA_DIR: Path = CONFIG.DATA_DIR
-DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 INSTALLED_APPS = [
     "tradebot.admin.TradebotAdminConfig",
@@ -96,7 +175,7 @@ TEMPLATES = [
 # Persistent connections: opening one per request cost more than the request itself (for SQLite, closing the
 # last connection also checkpoints the WAL). Django closes a connection that errored or outlived the age at
 # the next request or task; CONN_HEALTH_CHECKS pings a reused connection once per request before trusting it.
-_db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)  # noqa: F821 - set from CONFIG
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
 if _db["ENGINE"] == "django.db.backends.postgresql":
     # A database that went away must fail a connection attempt within seconds, not the kernel's two minutes.
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
@@ -118,15 +197,16 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache: Redis when configured, else a per-process memory cache ---------------------------------
-if REDIS_URL:  # noqa: F821
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}  # noqa: F821
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery (read by celery_app.py with namespace CELERY) -----------------------------------------
 CELERY_BROKER_DIR = Path(os.environ.get("CELERY_BROKER_DIR") or DATA_DIR / "celery-broker")
-if REDIS_URL:  # noqa: F821
-    CELERY_BROKER_URL = REDIS_URL  # noqa: F821
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, str | int | bool]
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
     # An unacknowledged task (its worker died) is delivered again after this many seconds.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))}
 else:
@@ -173,7 +253,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 # Served by WhiteNoise from the app directories, so the admin works under gunicorn with no collectstatic.
 WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG  # noqa: F821
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- security (production-like when DEBUG is off) -------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -185,7 +265,7 @@ AUTH_PASSWORD_VALIDATORS = [
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-_https = SECURE_HTTPS  # noqa: F821 - set from CONFIG
+_https = SECURE_HTTPS
 SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
 SECURE_SSL_REDIRECT = _https
@@ -200,7 +280,7 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 # Admin sessions: ADMIN_SESSION_HOURS at most (counted from the login, see SessionLifetimeMiddleware), and
 # the cookie ends with the browser.
-SESSION_COOKIE_AGE = ADMIN_SESSION_HOURS * 3600  # noqa: F821
+SESSION_COOKIE_AGE = ADMIN_SESSION_HOURS * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
@@ -209,8 +289,8 @@ CSRF_COOKIE_HTTPONLY = True
 # lock that user / that IP out for ADMIN_LOGIN_COOLOFF_MIN minutes. Unlock: `manage.py axes_reset_username
 # NAME` / `axes_reset_ip IP` / `axes_reset` (README, Security).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT  # noqa: F821
-AXES_COOLOFF_TIME = ADMIN_LOGIN_COOLOFF_MIN / 60  # hours  # noqa: F821
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = ADMIN_LOGIN_COOLOFF_MIN / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # its INFO lines on every start and attempt; lockouts are logged by apps.security
@@ -244,7 +324,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-CSRF_TRUSTED_ORIGINS = [f"http://{h}:8000" for h in ALLOWED_HOSTS if h not in ("*",)]  # noqa: F821
+CSRF_TRUSTED_ORIGINS = [f"http://{h}:8000" for h in ALLOWED_HOSTS if h not in ("*",)]
 
 # --- logging --------------------------------------------------------------------------------------
 LOGGING = {
@@ -257,14 +337,14 @@ LOGGING = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
         },
     },
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},  # noqa: F821
-    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},  # noqa: F821
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
 # --- observability: structured logs with context and redaction, safe error pages, Sentry ----------
 from tradebot.logging_config import build_logging, init_sentry  # noqa: E402
 
-LOGGING = build_logging(LOG_FORMAT, LOG_LEVEL)  # noqa: F821
+LOGGING = build_logging(LOG_FORMAT, LOG_LEVEL)
 DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.monitoring.errors.SecretsExceptionReporterFilter"
-init_sentry(SENTRY_DSN, environment=MODE)  # noqa: F821
+init_sentry(SENTRY_DSN, environment=MODE)

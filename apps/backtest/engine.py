@@ -472,8 +472,8 @@ class _Walk:
         while start < end:
             stop_at = min(end, start + size)
             crossed = (self.low[start:stop_at] <= stop_f) | (self.high[start:stop_at] >= take_f)
-            for t in np.flatnonzero(crossed):
-                t = int(t) + start
+            for found in np.flatnonzero(crossed):
+                t = int(found) + start
                 reason = protective_hit(self.symbol, stop, take, self.series.candle(t))
                 if reason is not None:
                     return t, reason
@@ -497,8 +497,8 @@ class _Walk:
             with np.errstate(divide="ignore", invalid="ignore"):
                 drawdown = np.where(peaks > 0, (peaks - equity) / peaks * 100.0, 0.0)
             # SimBook rounds the drawdown to 4 places: look from half a step below the limit, in floats.
-            for t in np.flatnonzero(drawdown >= float(self.limit) - 1e-4):
-                t = int(t)
+            for found in np.flatnonzero(drawdown >= float(self.limit) - 1e-4):
+                t = int(found)
                 best = int(np.argmax(equity[: t + 1]))
                 if equity[best] >= peak0:
                     book.peak = max(book.peak, exact(best))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +91,7 @@ class SeriesFeatures:
 
     def save(self, path) -> None:
         """One .npz file; written beside the cached history and shared by every combination of a sweep."""
-        arrays = {f"n_{k}": v for k, v in self.normalised.items()}
+        arrays: dict[str, Any] = {f"n_{k}": v for k, v in self.normalised.items()}  # (savez's typing: **kwds)
         fields = ("spread_atr", "atr", "atr_correction", "whole_atr", "ratio")
         np.savez(path, window=self.window, first=self.first, **arrays, **{f: getattr(self, f) for f in fields})
 

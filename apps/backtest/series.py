@@ -64,7 +64,14 @@ class CandleSeries:
         if self.candles is not None:
             return self.candles[i]
         volume = Decimal(repr(float(self.ohlcv.volume[i])))
-        return Candle(self.time(i), *(self.price(c, i) for c in COLUMNS[:4]), volume)
+        return Candle(
+            self.time(i),
+            self.price("open", i),
+            self.price("high", i),
+            self.price("low", i),
+            self.price("close", i),
+            volume,
+        )
 
     def digest(self) -> str:
         """A content hash (times and prices): the key features are cached under."""

@@ -88,6 +88,12 @@ def clean_params(overrides: Mapping[str, Any] | None) -> BacktestParams:
         raise BacktestInputError(f"parameters.{exc.field}", exc.message) from None
 
 
+def _places(value: Decimal) -> int:
+    """Decimal places of a finite Decimal (as_tuple's exponent is a letter for NaN and Infinity)."""
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
 def default_market(symbol: str, candles: Sequence[Candle] | CandleSeries) -> Market:
     """A market for candles that came without an exchange: the price step the candles themselves use,
     amounts to 8 decimals, no minimums."""
@@ -96,7 +102,7 @@ def default_market(symbol: str, candles: Sequence[Candle] | CandleSeries) -> Mar
         closes = [candles.price("close", i) for i in range(max(0, len(candles) - 500), len(candles))]
     else:
         closes = [c.close for c in candles[-500:]]
-    places = max((max(0, -c.as_tuple().exponent) for c in closes), default=8)  # type: ignore[operator]
+    places = max((_places(c) for c in closes), default=8)
     return Market(symbol, base, quote, 8, min(places, 12), Decimal(0), Decimal(0))
 
 
@@ -118,9 +124,11 @@ def history_broker() -> Broker:
 
 
 def exchange_series(
-    *, broker: Broker, symbol: str, timeframe: str, since: datetime, until: datetime
+    *, broker: Broker, symbol: str, timeframe: str, since: datetime | None, until: datetime | None
 ) -> CandleSeries | list[Candle]:
     """The exchange's history for a run or a sweep: paged from Gate.io, kept in the on-disk cache."""
+    if since is None or until is None:  # a stored run or sweep over exchange history always has both
+        raise CandleDataError(f"exchange history needs since and until (got {since} - {until})")
     return series_from_exchange(
         broker,
         symbol=symbol,
@@ -190,7 +198,7 @@ def backtest_run(
     *,
     symbol: str,
     timeframe: str,
-    candles: Sequence[Candle] | None = None,
+    candles: Sequence[Candle] | CandleSeries | None = None,
     csv_path: str | Path | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -251,7 +259,7 @@ def backtest_enqueue(
     actor: Actor,
 ) -> BacktestRun:
     """Store a queued run over exchange history and hand it to a worker (`backtest.run`) once committed."""
-    symbol, _, since, until = clean_request(
+    symbol, _, start, end = clean_request(
         symbol=symbol, timeframe=timeframe, since=since, until=until, has_candles=False, has_csv=False
     )
     resolved = clean_params(params)
@@ -260,8 +268,8 @@ def backtest_enqueue(
             symbol=symbol,
             timeframe=timeframe,
             source=BacktestRun.Source.EXCHANGE,
-            since=since,
-            until=until,
+            since=start,
+            until=end,
             status=Status.QUEUED,
             parameters=resolved.as_json(),
             requested_by=actor.label[:150],

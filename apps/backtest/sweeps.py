@@ -2,7 +2,8 @@
 
 `sweep_start` validates the request (every combination is checked before anything is written), then
 `sweep_prepare` reads the candles once, saves them as an array file under DATA_DIR/history (next to the
-cached exchange history) and creates one queued BacktestRun per combination; each goes to a worker as a
+cached exchange history; a CSV file read before is not parsed again while it is unchanged) and creates
+one queued BacktestRun per combination; each goes to a worker as a
 `backtest.sweep_run` task (`sweep_run_execute`). Workers load the saved candles, and the features of a
 window: computed by the first worker that needs them, saved beside the candles, read by every other
 (one file per distinct feature set: the features depend on the candles and the window only).
@@ -21,7 +22,7 @@ import itertools
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -52,7 +53,7 @@ from apps.backtest.services import (
     store_result,
 )
 from apps.exchange.broker import Broker
-from apps.exchange.types import Market
+from apps.exchange.types import Candle, Market
 from apps.risk.selectors import risk_limits
 from apps.signals.build import REQUIRED_CANDLES
 
@@ -185,8 +186,7 @@ def sweep_prepare(*, sweep: BacktestSweep, broker: Broker | None = None) -> Back
             BacktestSweep.objects.filter(pk=sweep.pk).update(status=BacktestSweep.Status.FAILED, error=error)
             sweep.status, sweep.error = BacktestSweep.Status.FAILED, error
             raise
-        directory = history_dir()
-        path = directory / f"series-{series.digest()}.npz"
+        path = _series_path(series)
         if not path.is_file():
             _save_atomically(path, series.save)
         market_json = {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(market).items()}
@@ -216,15 +216,63 @@ def sweep_prepare(*, sweep: BacktestSweep, broker: Broker | None = None) -> Back
     BacktestRun.objects.bulk_create(runs, ignore_conflicts=True)
     stale = timezone.now() - timedelta(seconds=STALE_RUN_SECONDS)
     sweep.runs.filter(status=Status.RUNNING, started_at__lt=stale).update(status=Status.QUEUED)
-    pending = list(sweep.runs.filter(status=Status.QUEUED).values_list("pk", flat=True))
-    transaction.on_commit(lambda: [_send("backtest.sweep_run", pk) for pk in pending])
+    pending = _interleaved(sweep.runs.filter(status=Status.QUEUED).order_by("pk").values_list("pk", "parameters"))
+
+    def send_pending() -> None:
+        for pk in pending:
+            _send("backtest.sweep_run", pk)
+
+    transaction.on_commit(send_pending)
     _finish_if_done(sweep.pk)
     return sweep
 
 
+def _interleaved(rows) -> list[int]:
+    """Run ids in the order to queue them: one run of each window first, then the next of each, and so on.
+    Runs of one window share features that the first of them computes under a lock; queued in a row
+    (a grid whose window varies slowest) every other worker would wait for that one instead of computing
+    another window's features beside it."""
+    by_window: dict[Any, list[int]] = {}
+    for pk, parameters in rows:
+        by_window.setdefault(parameters.get("window"), []).append(pk)
+    columns = itertools.zip_longest(*by_window.values())
+    return [pk for row in columns for pk in row if pk is not None]
+
+
+def _csv_pointer(csv_path: str) -> Path:
+    """Where the digest of a CSV file's saved candles is noted, named by the file's path, size and
+    modification time: a sweep over a file read before loads its array file instead of parsing it again
+    (a changed file has another name, so it is read again)."""
+    path = Path(csv_path)
+    stat = path.stat()
+    identity = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    return history_dir() / f"csv-{hashlib.sha256(identity.encode()).hexdigest()[:32]}.digest"
+
+
+def _series_path(series: CandleSeries) -> Path:
+    return history_dir() / f"series-{series.digest()}.npz"
+
+
+def csv_series(csv_path: str | Path) -> CandleSeries | list[Candle]:
+    """A CSV file's candles for a sweep, parsed once: saved as an array file (the one the workers load)
+    and found again through `_csv_pointer` by the next sweep over the same, unchanged file."""
+    pointer = _csv_pointer(str(csv_path))
+    if pointer.is_file():
+        saved = history_dir() / f"series-{pointer.read_text().strip()}.npz"
+        if saved.is_file():
+            return CandleSeries.load(saved)
+    series = series_from_file(csv_path)
+    if isinstance(series, CandleSeries):
+        path = _series_path(series)
+        if not path.is_file():
+            _save_atomically(path, series.save)
+        _save_atomically(pointer, lambda tmp: Path(tmp).write_text(series.digest()))
+    return series
+
+
 def _load(sweep: BacktestSweep, broker: Broker | None) -> tuple[CandleSeries, Market]:
     if sweep.source == BacktestRun.Source.CSV:
-        candles = series_from_file(sweep.csv_path)
+        candles = csv_series(sweep.csv_path)
         market = None
     else:
         broker = broker or history_broker()
@@ -248,7 +296,11 @@ def _send(task: str, pk: int) -> None:
     from apps.backtest import tasks  # the tasks module imports this one: imported when first sent
 
     try:
-        {"backtest.sweep_prepare": tasks.sweep_prepare_task, "backtest.sweep_run": tasks.sweep_run_task}[task].delay(pk)
+        senders: dict[str, Callable[[int], object]] = {
+            "backtest.sweep_prepare": tasks.sweep_prepare_task.delay,
+            "backtest.sweep_run": tasks.sweep_run_task.delay,
+        }
+        senders[task](pk)
     except Exception:  # the request has committed; a resume queues it again
         log.exception("%s for #%s could not be queued", task, pk)
 
@@ -288,6 +340,7 @@ def sweep_run_execute(*, run_id: int) -> BacktestRun | None:
         return BacktestRun.objects.filter(pk=run_id).first()
     run = BacktestRun.objects.select_related("sweep").get(pk=run_id)
     sweep = run.sweep
+    assert sweep is not None  # claimed above with sweep__isnull=False
     try:
         params = BacktestParams.from_settings(run.parameters, limits=risk_limits())
         series = _series(sweep.series_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import admin
 from django.db import models
 from django.utils.html import format_html
 
@@ -64,12 +65,12 @@ def show_decimal(obj: Any, name: str) -> str:
 
 def _display(model: type[models.Model], name: str):
     field = model._meta.get_field(name)
+    label = field.verbose_name if isinstance(field, models.Field) else name
 
+    @admin.display(description=SHORT_LABELS.get(name, label), ordering=name)
     def show(obj: Any) -> str:
         return show_decimal(obj, name)
 
-    show.short_description = SHORT_LABELS.get(name, field.verbose_name)  # type: ignore[attr-defined]
-    show.admin_order_field = name  # type: ignore[attr-defined]
     return show
 
 

@@ -69,7 +69,8 @@ class BacktestStartForm(forms.Form):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         has_csv = bool(data.get("csv"))
         has_range = bool(data.get("since") or data.get("until"))
         if has_csv and has_range:

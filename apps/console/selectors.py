@@ -6,10 +6,11 @@ are plain JSON (times in epoch seconds, values as floats for drawing only; the t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -69,6 +70,9 @@ def account_quote() -> str:
 # --- one guarded broker per request ----------------------------------------------------------------------
 
 
+_T = TypeVar("_T")
+
+
 class ExchangeReads:
     """The few exchange reads a screen needs, each made at most once, failures remembered as text."""
 
@@ -76,36 +80,38 @@ class ExchangeReads:
         self.broker = broker
         self.errors: list[str] = []
         self._tickers: dict[str, Ticker] | None = None
-        self._balance: dict[str, Balance] | None | bool = False
+        self._balance: dict[str, Balance] | None = None
+        self._balance_read = False
 
-    def _guard(self, what: str, call):
+    def _guard(self, what: str, call: Callable[[Broker], _T]) -> _T | None:
         if self.broker is None:
             return None
         try:
-            return call()
+            return call(self.broker)
         except (ExchangeError, OSError, ValueError) as exc:
             self.errors.append(f"{what}: {exc}")
             log.warning("console: %s failed: %s", what, exc)
             return None
 
     def markets(self) -> None:
-        found = self._guard("markets", lambda: self.broker.load_markets())
+        found = self._guard("markets", lambda broker: broker.load_markets())
         if found:
             precision_remember(found)
 
     def tickers(self, symbols: list[str]) -> dict[str, Ticker]:
         if self._tickers is None:
-            found = self._guard("tickers", lambda: self.broker.fetch_tickers(symbols)) if symbols else None
+            found = self._guard("tickers", lambda broker: broker.fetch_tickers(symbols)) if symbols else None
             self._tickers = found or {}
         return self._tickers
 
     def balance(self) -> dict[str, Balance] | None:
-        if self._balance is False:
-            self._balance = self._guard("balances", lambda: self.broker.fetch_balance())
-        return self._balance  # type: ignore[return-value]
+        if not self._balance_read:
+            self._balance = self._guard("balances", lambda broker: broker.fetch_balance())
+            self._balance_read = True
+        return self._balance
 
     def candles(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
-        return self._guard("candles", lambda: self.broker.fetch_ohlcv(symbol, timeframe, limit)) or []
+        return self._guard("candles", lambda broker: broker.fetch_ohlcv(symbol, timeframe, limit)) or []
 
 
 class _Memo:
@@ -234,6 +240,7 @@ def dashboard_view(*, broker: Broker | None, now: datetime | None = None) -> Das
     equity = None
     if broker is not None:
         try:
+            # _Memo has the two reads equity_current makes, not the whole Broker.
             equity = equity_current(broker=_Memo(reads))  # type: ignore[arg-type]
         except (ExchangeError, ValueError) as exc:
             reads.errors.append(f"equity: {exc}")

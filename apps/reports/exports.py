@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
-from apps.reports.selectors import ReportInputError, _chunks, positions_closed, trade_rows
-from apps.trading.models import Fill, Order
+from apps.reports.selectors import ReportInputError, _chunks, trade_rows
+from apps.trading.models import Fill, Order, Position
 from apps.trading.venues import current_venue
 
 CHUNK = 2000
@@ -72,27 +72,33 @@ def _window(qs: QuerySet, field: str, filters: Filters) -> QuerySet:
     return qs
 
 
-def _fills(filters: Filters) -> Iterator[tuple]:
-    qs = _window(Fill.objects.order_by("executed_at", "id"), "executed_at", filters)
-    return qs.values_list(*FILL_COLUMNS).iterator(chunk_size=CHUNK)
+def _fills(qs: QuerySet[Fill]) -> Iterator[tuple]:
+    return qs.order_by("executed_at", "id").values_list(*FILL_COLUMNS).iterator(chunk_size=CHUNK)
 
 
-def _orders(filters: Filters) -> Iterator[tuple]:
-    qs = _window(Order.objects.order_by("created_at", "id"), "created_at", filters)
-    return qs.values_list(*ORDER_COLUMNS).iterator(chunk_size=CHUNK)
+def _orders(qs: QuerySet[Order]) -> Iterator[tuple]:
+    return qs.order_by("created_at", "id").values_list(*ORDER_COLUMNS).iterator(chunk_size=CHUNK)
 
 
-def _trades(filters: Filters) -> Iterator[tuple]:
-    qs = _window(positions_closed().order_by("closed_at", "id"), "closed_at", filters)
+def _trades(qs: QuerySet[Position]) -> Iterator[tuple]:
+    qs = qs.filter(status=Position.Status.CLOSED).order_by("closed_at", "id")  # a trade is a closed position
     for chunk in _chunks(qs, CHUNK):
         for row in trade_rows(chunk):
             yield tuple(getattr(row, c) for c in TRADE_COLUMNS)
 
 
-EXPORTS: dict[str, tuple[tuple[str, ...], Callable[[Filters], Iterator[tuple]]]] = {
-    "trades": (TRADE_COLUMNS, _trades),
-    "fills": (tuple(c.replace("order__", "order_") for c in FILL_COLUMNS), _fills),
-    "orders": (ORDER_COLUMNS, _orders),
+@dataclass(frozen=True)
+class Export:
+    columns: tuple[str, ...]
+    model: type[Model]
+    time_field: str  # what `since` / `until` bound
+    rows: Callable[[QuerySet], Iterator[tuple]]
+
+
+EXPORTS: dict[str, Export] = {
+    "trades": Export(TRADE_COLUMNS, Position, "closed_at", _trades),
+    "fills": Export(tuple(c.replace("order__", "order_") for c in FILL_COLUMNS), Fill, "executed_at", _fills),
+    "orders": Export(ORDER_COLUMNS, Order, "created_at", _orders),
 }
 
 
@@ -103,23 +109,30 @@ def _in_range(value: datetime) -> bool:
         return False
 
 
-def export_csv_lines(*, kind: str, filters: Filters | None = None) -> Iterator[str]:
-    """The header, then one CSV line per trade (closed position), fill or order, oldest first."""
+def export_csv_lines(*, kind: str, filters: Filters | None = None, queryset: QuerySet | None = None) -> Iterator[str]:
+    """The header, then one CSV line per trade (closed position), fill or order, oldest first.
+
+    Without `queryset`: the running mode's books, bounded by `filters` (the API). With it: exactly those rows
+    (the admin's changelist with its filters, or the selected rows), whatever their venue; `filters` ignored."""
     if kind not in EXPORTS:
         raise ReportInputError(f"export must be one of {', '.join(EXPORTS)}")
-    filters = filters or Filters()
-    for name in ("since", "until"):
-        value = getattr(filters, name)
-        if value is not None and not _in_range(value):
-            raise ReportInputError(f"{name} must be between {EARLIEST:%Y} and {LATEST:%Y}")
-    columns, rows = EXPORTS[kind]
+    export = EXPORTS[kind]
+    if queryset is None:
+        filters = filters or Filters()
+        for name in ("since", "until"):
+            value = getattr(filters, name)
+            if value is not None and not _in_range(value):
+                raise ReportInputError(f"{name} must be between {EARLIEST:%Y} and {LATEST:%Y}")
+        queryset = _window(export.model._default_manager.all(), export.time_field, filters)
+    elif queryset.model is not export.model:
+        raise ReportInputError(f"a {kind} export reads {export.model.__name__} rows, not {queryset.model.__name__}")
     writer = csv.writer(_Line())
-    source = rows(filters)
+    source = export.rows(queryset)
     # The first row is read now, so a database failure is an error answer, not a 200 cut short mid-stream.
     first = next(source, None)
 
     def lines() -> Iterator[str]:
-        yield writer.writerow(columns)
+        yield writer.writerow(export.columns)
         if first is None:
             return
         yield writer.writerow([_cell(v) for v in first])

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -139,7 +140,7 @@ def pnl_by_period(
     current = _period_key(local_today, period)
     starts = [_period_back(current, period, n) for n in range(count - 1, -1, -1)]
     first_instant = datetime(starts[0].year, starts[0].month, starts[0].day, tzinfo=zone)
-    totals = {s: [Decimal(0), 0, 0] for s in starts}
+    totals: dict[date, list[Any]] = {s: [Decimal(0), 0, 0] for s in starts}  # PnL, trades, winners
     rows = (
         positions(venue)
         .filter(status=Position.Status.CLOSED, closed_at__gte=first_instant)

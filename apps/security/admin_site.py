@@ -3,36 +3,37 @@ a user who must use two factors has passed the second, and the security pages' U
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import path
 
 
-class SecureAdminSiteMixin:
-    """Mix into the AdminSite (before admin.AdminSite). Imported while apps load: models only lazily."""
+class SecureAdminSiteMixin(admin.AdminSite):
+    """The admin site with two factors (TradebotAdminSite is one). Imported while apps load: models only lazily."""
 
     login_template = "security/login.html"
 
-    @property
-    def login_form(self):
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        # The form's module imports models; the site is made once apps are ready (admin autodiscovery).
         from apps.security.otp import OtpLoginForm
 
-        return OtpLoginForm
+        self.login_form = OtpLoginForm
 
     def has_permission(self, request: HttpRequest) -> bool:
         from apps.security import otp
 
-        if not super().has_permission(request):  # type: ignore[misc]
+        if not super().has_permission(request):
             return False
         user = request.user
-        return not otp.otp_required(user) or user.is_verified()
+        return not otp.otp_required(user) or otp.is_verified(user)
 
     def get_urls(self):
         from apps.security.reauth import reauth_view
         from apps.security.views import otp_setup_view
 
-        admin_view = self.admin_view  # type: ignore[attr-defined]
         return [
-            path("security/otp/", admin_view(otp_setup_view), name="security-otp"),
-            path("security/reauth/", admin_view(reauth_view), name="security-reauth"),
-            *super().get_urls(),  # type: ignore[misc]
+            path("security/otp/", self.admin_view(otp_setup_view), name="security-otp"),
+            path("security/reauth/", self.admin_view(reauth_view), name="security-reauth"),
+            *super().get_urls(),
         ]

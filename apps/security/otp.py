@@ -35,6 +35,11 @@ def otp_required(user: Any) -> bool:
     return settings.MODE == "live" or settings.ADMIN_2FA_PAPER
 
 
+def is_verified(user: Any) -> bool:
+    """Whether this request's user passed the second factor (django_otp's OTPMiddleware marks request.user)."""
+    return bool(user.is_verified())
+
+
 def has_device(user: Any) -> bool:
     return django_otp.user_has_device(user, confirmed=True)
 

@@ -72,7 +72,8 @@ class ReauthForm(forms.Form):
             del self.fields[OTP_FIELD]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         user = self.request.user
         password = data.get(PASSWORD_FIELD) or ""
         if locked_out(self.request, user.get_username()):
@@ -98,12 +99,13 @@ def reauth_attempt(request: HttpRequest, action: str) -> tuple[bool, ReauthForm]
     """Check the re-authentication fields of a POST; on success the session is fresh for the window."""
     form = ReauthForm(request.POST, request=request)
     ok = form.is_valid()
+    errors = [str(error) for error in form.non_field_errors()]
     audit_record(
         actor=Actor.user(request.user),
         action="admin.reauth",
         object_type="action",
         object_id=action,
-        message="ok" if ok else "refused: " + "; ".join(form.non_field_errors() or ["missing fields"]),
+        message="ok" if ok else "refused: " + "; ".join(errors or ["missing fields"]),
     )
     if ok:
         request.session[SESSION_KEY] = time.time()
@@ -116,8 +118,13 @@ def _carried(request: HttpRequest) -> list[tuple[str, str]]:
 
 
 def reauth_page(
-    request: HttpRequest, action: str, form: ReauthForm | None = None, *, status: int = 200
-) -> HttpResponse:
+    request: HttpRequest,
+    action: str,
+    form: ReauthForm | None = None,
+    *,
+    status: int = 200,
+    extra: dict[str, Any] | None = None,
+) -> TemplateResponse:
     """The form asking for the password (and code); it posts the original fields back to this URL."""
     from django.contrib import admin
 
@@ -129,6 +136,7 @@ def reauth_page(
         "carried": _carried(request),
         "post_url": request.get_full_path(),
         "needs_code": needs_code(request.user),
+        **(extra or {}),
     }
     return TemplateResponse(request, "security/reauth.html", context, status=status)
 
@@ -188,11 +196,8 @@ def reauth_view(request: HttpRequest) -> HttpResponse:
         ok, form = reauth_attempt(request, "reauth")
         if ok:
             return HttpResponseRedirect(next_url)
-        response = reauth_page(request, "reauth", form, status=403)
-    else:
-        response = reauth_page(request, "reauth")
-    response.context_data["next"] = next_url
-    return response
+        return reauth_page(request, "reauth", form, status=403, extra={"next": next_url})
+    return reauth_page(request, "reauth", extra={"next": next_url})
 
 
 def live_mode(request: HttpRequest) -> bool:

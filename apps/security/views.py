@@ -54,7 +54,7 @@ def otp_setup_view(request: HttpRequest) -> HttpResponse:
         "confirmed": otp.confirmed_totp(user),
         "recovery_left": otp.recovery_codes_left(user),
         "required": otp.otp_required(user),
-        "verified": user.is_verified(),
+        "verified": otp.is_verified(user),
         "pending": pending,
         "qr_svg": mark_safe(otp.qr_svg(pending)) if pending else "",  # our own SVG, drawn by segno
         "secret": otp.secret_text(pending) if pending else "",

@@ -8,6 +8,7 @@ from apps.common.admin_mixins import ReadOnlyAdmin, ReadOnlyTabularInline
 from apps.common.operator_actions import cancel_order, close_position, run_operator_action
 from apps.console.columns import show_decimal
 from apps.console.confirm import Confirmation, confirmation_page, confirmed
+from apps.reports.admin import CsvExportMixin
 from apps.security.reauth import reauth_gate
 from apps.trading.models import Fill, Order, Position
 
@@ -25,7 +26,8 @@ def _live_warning() -> list[str]:
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(CsvExportMixin, ReadOnlyAdmin):
+    csv_export = "orders"
     # The venue is a filter and in the detail, not a column: the eleven operator columns fill 1280 px.
     list_display = (
         "time",
@@ -129,7 +131,8 @@ class OrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Fill)
-class FillAdmin(ReadOnlyAdmin):
+class FillAdmin(CsvExportMixin, ReadOnlyAdmin):
+    csv_export = "fills"
     list_display = (
         "executed_at",
         "venue",
@@ -155,7 +158,8 @@ class OrderInline(ReadOnlyTabularInline):
 
 
 @admin.register(Position)
-class PositionAdmin(ReadOnlyAdmin):
+class PositionAdmin(CsvExportMixin, ReadOnlyAdmin):
+    csv_export = "trades"  # the closed ones among the listed positions
     list_display = (
         "opened_at",
         "venue",

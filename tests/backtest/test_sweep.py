@@ -169,3 +169,23 @@ def test_a_bad_sweep_request_is_422_naming_the_field(trader):
     assert response.status_code == 422 and "grid.nope" in response.content.decode()
     response = trader.post(url, {**body, "grid": {"window": [60]}, "rank_by": "luck"}, content_type="application/json")
     assert response.status_code == 422 and "rank_by" in response.content.decode()
+
+
+def test_runs_are_queued_one_window_after_another_so_workers_compute_different_features_first():
+    # A grid whose window varies slowest creates the runs of one window in a row.
+    rows = [(1, {"window": 60}), (2, {"window": 60}), (3, {"window": 60}), (4, {"window": 100})]
+    rows += [(5, {"window": 100}), (6, {"window": 150}), (7, {"fee_pct": "0.1"})]
+    assert sweeps._interleaved(rows) == [1, 4, 6, 7, 2, 5, 3]
+    assert sweeps._interleaved([]) == []
+
+
+def test_a_csv_file_read_for_one_sweep_is_not_parsed_again_until_it_changes(candles_csv, monkeypatch):
+    first = sweeps.csv_series(candles_csv)
+    parsed = []
+    monkeypatch.setattr(sweeps, "series_from_file", lambda path: parsed.append(path) or series_from_file(path))
+    again = sweeps.csv_series(candles_csv)
+    assert parsed == []  # loaded from the array file the first read saved
+    assert again.digest() == first.digest() and len(again) == len(first)
+    candles_csv.write_text(candles_csv.read_text() + "2030-01-01T00:00:00Z,1,1,1,1,1\n")
+    changed = sweeps.csv_series(candles_csv)
+    assert parsed == [candles_csv] and len(changed) == len(first) + 1

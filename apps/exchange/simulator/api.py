@@ -41,14 +41,17 @@ def _int(value: str | None, name: str, default: int | None = None, lo: int | Non
     return n
 
 
-def _spec(sim: ExchangeSimulator, pair: str | None, required: bool = True) -> MarketSpec | None:
+def _spec(sim: ExchangeSimulator, pair: str | None) -> MarketSpec:
     if not pair:
-        if required:
-            raise SimError(400, "MISSING_REQUIRED_PARAM", "Missing required parameter: currency_pair")
-        return None
+        raise SimError(400, "MISSING_REQUIRED_PARAM", "Missing required parameter: currency_pair")
     if "_" not in pair:
         raise invalid_pair(pair)  # BTC/USDT is not a Gate.io id
     return sim.spec(pair)
+
+
+def _spec_if_given(sim: ExchangeSimulator, pair: str | None) -> MarketSpec | None:
+    """The market of an optional `currency_pair`; None when it is not given."""
+    return _spec(sim, pair) if pair else None
 
 
 def _open_limit(sim: ExchangeSimulator, query: dict[str, str]) -> int:
@@ -110,7 +113,7 @@ def server_time(sim: ExchangeSimulator, req: Request) -> object:
 
 
 def tickers(sim: ExchangeSimulator, req: Request) -> object:
-    spec = _spec(sim, req.query.get("currency_pair"), required=False)
+    spec = _spec_if_given(sim, req.query.get("currency_pair"))
     specs = [spec] if spec else list(sim.markets.values())
     result = []
     for s in specs:
@@ -250,13 +253,12 @@ def list_orders(sim: ExchangeSimulator, req: Request) -> object:
         refused = [name for name in ("from", "to", "side") if q.get(name) not in (None, "")]
         if refused:
             raise invalid_param(f"{', '.join(refused)} not supported when status is open")
-        spec = _spec(sim, q.get("currency_pair"))
-        orders = [o for o in sim.open_orders(spec.pair) if sim.is_visible(o)]
+        orders = [o for o in sim.open_orders(_spec(sim, q.get("currency_pair")).pair) if sim.is_visible(o)]
         orders.sort(key=lambda o: (o.create_ms, int(o.id)), reverse=True)
         limit = _open_limit(sim, q)
         page = _int(q.get("page"), "page", 1, 1)
         return [order_json(sim, o) for o in orders[(page - 1) * limit : page * limit]]
-    spec = _spec(sim, q.get("currency_pair"), required=False)
+    spec = _spec_if_given(sim, q.get("currency_pair"))
     frm, to = _window(q)
     side = q.get("side")
     if side not in (None, "", "buy", "sell"):
@@ -277,7 +279,7 @@ def open_orders(sim: ExchangeSimulator, req: Request) -> object:
     """GET /spot/open_orders: every pair with open orders, one entry each; page and limit (<= 100, SDK
     list_all_open_orders) apply within each pair; `total` arrives as a string in real answers."""
     q = req.query
-    spec = _spec(sim, q.get("currency_pair"), required=False)
+    spec = _spec_if_given(sim, q.get("currency_pair"))
     limit = _open_limit(sim, q)
     page = _int(q.get("page"), "page", 1, 1)
     result = []
@@ -316,7 +318,7 @@ def trades_window(sim: ExchangeSimulator, query: dict[str, str]) -> tuple[int, i
 
 def my_trades(sim: ExchangeSimulator, req: Request) -> object:
     q = req.query
-    spec = _spec(sim, q.get("currency_pair"), required=False)
+    spec = _spec_if_given(sim, q.get("currency_pair"))
     order_id = q.get("order_id")
     if order_id and spec is None:
         # SDK: "`currency_pair` is also required if this field is present"

@@ -1,13 +1,15 @@
-"""Deterministic candles: a seeded random walk before the simulator started, the recorded price path after."""
+"""Deterministic candles: the price process (or a seeded walk) before the simulator started, the recorded path after."""
 
 from __future__ import annotations
 
 import bisect
+import math
 import random
 from decimal import Decimal
 
 from apps.exchange.simulator.errors import invalid_param
 from apps.exchange.simulator.markets import MarketSpec, fmt
+from apps.exchange.simulator.process import PriceProcess
 
 INTERVALS = {
     "10s": 10,
@@ -50,10 +52,15 @@ class PriceHistory:
 
 
 class CandleMaker:
-    def __init__(self, seed: int, spec: MarketSpec, history: PriceHistory) -> None:
+    """Gate.io candlesticks of one pair. Before the start (the history's anchor) they come from the price
+    process (`process.py`) for intervals of 1 minute to 1 hour, and from a walk of their own for the others
+    (10s, 4h and longer); from the start on they are the recorded price path."""
+
+    def __init__(self, seed: int, spec: MarketSpec, history: PriceHistory, process: PriceProcess | None = None) -> None:
         self.seed = seed
         self.spec = spec
         self.history = history
+        self.process = process
         self._closes: dict[int, list[Decimal]] = {}  # per duration: closes of buckets k0-1, k0-2, ...
 
     def _rng(self, dur: int, k: int) -> random.Random:
@@ -72,12 +79,33 @@ class CandleMaker:
             closes.append(closes[-1] / (1 + r))
         return closes[back]
 
+    def _from_process(self, dur: int) -> bool:
+        return self.process is not None and dur % 60 == 0 and dur <= 3600
+
+    def _process_price(self, log_price: float) -> Decimal:
+        anchor = float(self.history.prices[0])
+        return Decimal(repr(anchor * math.exp(log_price)))
+
     def candle(self, dur: int, k: int, now: float) -> list[str]:
         t0 = self.history.times[0]
         k0 = int(t0 // dur)
         start, end = k * dur, (k + 1) * dur
         rng = self._rng(dur, -k - 1)
-        if k < k0:
+        first = start // 60 - int(t0 // 60)  # minutes from the anchor minute to this bucket's start
+        if self._from_process(dur) and first < 0:
+            assert self.process is not None
+            per = dur // 60
+            minutes = min(per, -first)  # the minutes of this bucket before the anchor minute
+            bar = self.process.bars(first, 1, minutes)[0]
+            o, c = self._process_price(bar.open), self._process_price(bar.close)
+            h, low = self._process_price(bar.high), self._process_price(bar.low)
+            if k == k0:  # the bucket the simulator started in: the rest is the recorded path
+                lo_i = 1
+                hi_i = bisect.bisect_left(self.history.times, min(end, now + 1e-6))
+                points = [self.history.prices[0], *self.history.prices[lo_i:hi_i]]
+                c = points[-1]
+                h, low = max(h, *points), min(low, *points)
+        elif k < k0:
             o = self._synthetic_close(dur, k - 1, k0)
             c = self._synthetic_close(dur, k, k0)
             vol = self._vol(dur)

@@ -3,14 +3,42 @@
 from __future__ import annotations
 
 import random
+import threading
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from apps.exchange.simulator.errors import order_not_found
-from apps.exchange.simulator.orders import SimOrder, SimTrade
+from apps.exchange.simulator.orders import PriceOrder, SimOrder, SimTrade
+
+if TYPE_CHECKING:
+    from apps.exchange.simulator.markets import MarketSpec
 
 
 class BehindTheBackMixin:
     """Mixed into ExchangeSimulator: cancel or fill behind the bot's back, seed history, count orders."""
+
+    # ExchangeSimulator's state and methods this mixin works with (declared here for type checkers).
+    lock: threading.RLock
+    seed: int
+    maker_fee: Decimal
+    _orders: dict[str, SimOrder]
+    _purged: list[SimOrder]
+    _finished: dict[str, dict[str, SimOrder]]
+    _trades: dict[str, list[SimTrade]]
+    _price: dict[str, Decimal]
+    if TYPE_CHECKING:
+
+        def now_ms(self) -> int: ...
+        def spec(self, symbol_or_pair: str) -> MarketSpec: ...
+        def cancel(self, order: SimOrder, finish_as: str = "cancelled") -> SimOrder: ...
+        def find_order(self, order_id: str, pair: str | None = None) -> SimOrder: ...
+        def open_orders(self, symbol: str | None = None) -> list[SimOrder]: ...
+        def price_order(self, order_id: str) -> PriceOrder: ...
+        def cancel_price_order(self, po: PriceOrder) -> PriceOrder: ...
+        def _fill(self, order: SimOrder, amount: Decimal, price: Decimal, role: str) -> SimTrade: ...
+        def _finish_if_done(self, order: SimOrder) -> None: ...
+        def _new_order_id(self) -> str: ...
+        def _new_trade_id(self) -> str: ...
 
     def orders_with_text(self, text: str) -> list[SimOrder]:
         """Every order ever created with this `text`, including ones Gate.io would no longer list."""
@@ -37,7 +65,7 @@ class BehindTheBackMixin:
         with self.lock:
             return self.cancel(self.find_order(order_id))
 
-    def cancel_price_order_behind_back(self, order_id: str):
+    def cancel_price_order_behind_back(self, order_id: str) -> PriceOrder:
         """Cancel an open price-triggered order as if the user did it on the website."""
         with self.lock:
             return self.cancel_price_order(self.price_order(order_id))

@@ -6,6 +6,7 @@ tests both call it; nothing here knows about HTTP except the Gate.io error label
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -20,6 +21,7 @@ from apps.exchange.simulator.faults import Faults
 from apps.exchange.simulator.markets import MarketSpec, market_spec
 from apps.exchange.simulator.orders import ZERO, PriceOrder, SimOrder, SimTrade
 from apps.exchange.simulator.price_orders import PriceOrdersMixin
+from apps.exchange.simulator.process import DEFAULT_VOLATILITY, PriceProcess
 from apps.exchange.simulator.ratelimit import GateRateLimits
 from apps.exchange.simulator.switches import SETTINGS
 
@@ -54,6 +56,7 @@ class ExchangeSimulator(PriceOrdersMixin, BehindTheBackMixin):
         price_order_cancelled_status: str = "cancelled",
         fired_price_order_cancel: str = "not_found",
         unified_account: bool = False,
+        volatility: float = DEFAULT_VOLATILITY,
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
@@ -89,14 +92,20 @@ class ExchangeSimulator(PriceOrdersMixin, BehindTheBackMixin):
         self._price: dict[str, Decimal] = {}
         self._history: dict[str, PriceHistory] = {}
         self._candles: dict[str, CandleMaker] = {}
+        self._process: dict[str, PriceProcess] = {}
+        # advance(): (the price it last set, the process's log price then, the price of process level 0)
+        self._following: dict[str, tuple[Decimal, float, float]] = {}
         now = clock()
+        self._anchor_minute_start = (now // 60) * 60
         for symbol in symbols:
             spec = market_spec(symbol)
             self.markets[spec.pair] = spec
             price = Decimal((prices or {}).get(symbol, spec.initial_price))
             self._price[spec.pair] = price
             self._history[spec.pair] = PriceHistory(now, price)
-            self._candles[spec.pair] = CandleMaker(seed, spec, self._history[spec.pair])
+            self._process[spec.pair] = PriceProcess(seed, spec.pair, volatility)
+            self._following[spec.pair] = (price, 0.0, float(price))
+            self._candles[spec.pair] = CandleMaker(seed, spec, self._history[spec.pair], self._process[spec.pair])
         self._available: dict[str, Decimal] = {}
         self._locked: dict[str, Decimal] = {}
         for currency, amount in (balances or {"USDT": Decimal("10000")}).items():
@@ -181,6 +190,29 @@ class ExchangeSimulator(PriceOrdersMixin, BehindTheBackMixin):
             for pair in self.markets:
                 r = Decimal(str(round(self._rng.gauss(0, float(volatility)), 8)))
                 self.set_price(pair, self._price[pair] * (1 + r))
+
+    def advance(self) -> None:
+        """Move every pair to the price process at this moment (the command's background ticker): the live
+        path continues the history's process (`process.py`). A price set meanwhile by hand (`set_price`, the
+        control endpoint, `walk`) is kept: the process's moves continue from it."""
+        with self.lock:
+            seconds = self.clock() - self._anchor_minute_start
+            for pair, process in self._process.items():
+                level = process.at(seconds)
+                last_set, last_level, base = self._following[pair]
+                if self._price[pair] != last_set:  # moved by hand: continue from there
+                    base = float(self._price[pair]) / math.exp(last_level)
+                target = self.markets[pair].round_price(Decimal(repr(base * math.exp(level))))
+                target = max(target, self.markets[pair].price_step)
+                if target != self._price[pair]:
+                    self.set_price(pair, target)
+                self._following[pair] = (self._price[pair], level, base)
+
+    def regime(self, symbol: str) -> str:
+        """The price process's regime now (calm, rising, falling or choppy); see `process.py`."""
+        with self.lock:
+            minute = int((self.clock() - self._anchor_minute_start) // 60)
+            return self._process[self.spec(symbol).pair].regime(minute)
 
     def ticker(self, symbol: str) -> dict[str, Decimal]:
         with self.lock:
@@ -457,6 +489,11 @@ class ExchangeSimulator(PriceOrdersMixin, BehindTheBackMixin):
             self.housekeeping()
             pairs = [self.spec(symbol).pair] if symbol else list(self._open)
             return [o for p in pairs for o in self._open[p].values()]
+
+    def recent_orders(self, count: int = 10) -> list[SimOrder]:
+        """The last `count` orders created, open or finished, oldest first."""
+        with self.lock:
+            return sorted(self._orders.values(), key=lambda o: (o.create_ms, o.id))[-count:]
 
     def finished_orders(self, symbol: str | None = None) -> list[SimOrder]:
         with self.lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 
 @dataclass
@@ -53,13 +54,13 @@ _RULE_FIELDS = {f.name for f in fields(FaultRule)}
 _INT_FIELDS = {"error_status", "times"}
 
 
-def _coerce(name: str, value: object) -> object:
+def _coerce(name: str, value: Any) -> float | int | None:
     """Rates and latencies as floats, counts as ints: JSON over /_control parses 0.2 as a Decimal, and a rate
     must add up with the others (a float plus a Decimal raised TypeError -> a 400 for `0.2`)."""
     if value is None and name == "times":
         return None
     try:
-        number = int(value) if name in _INT_FIELDS else float(value)  # type: ignore[arg-type]
+        number = int(value) if name in _INT_FIELDS else float(value)
     except (TypeError, ValueError):
         raise ValueError(f"fault option {name} must be a number, not {value!r}") from None
     if name.endswith("_rate") and not 0 <= number <= 1:
@@ -86,7 +87,8 @@ class Faults:
         unknown = set(kwargs) - _RULE_FIELDS
         if unknown:
             raise ValueError(f"unknown fault option(s): {', '.join(sorted(unknown))}")
-        rule = FaultRule(**{name: _coerce(name, value) for name, value in kwargs.items()})
+        coerced: dict[str, Any] = {name: _coerce(name, value) for name, value in kwargs.items()}  # checked above
+        rule = FaultRule(**coerced)
         with self._lock:
             self._rules[endpoint] = rule
         return rule

@@ -3,15 +3,39 @@ price crosses, cancelled with the configured spelling; a put whose account does 
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from apps.exchange.simulator.errors import SimError, order_not_found
 from apps.exchange.simulator.markets import MarketSpec
-from apps.exchange.simulator.orders import PriceOrder
+from apps.exchange.simulator.orders import ZERO, PriceOrder, SimOrder
 
 
 class PriceOrdersMixin:
     """Mixed into ExchangeSimulator (which holds the lock, the clock, the switches and place_order)."""
+
+    # ExchangeSimulator's state and methods this mixin works with (declared here for type checkers).
+    lock: threading.RLock
+    unified_account: bool
+    price_order_cancelled_status: str
+    _price_orders: dict[int, PriceOrder]
+    _next_price_order_id: int
+    if TYPE_CHECKING:
+
+        def now_ms(self) -> int: ...
+        def housekeeping(self) -> None: ...
+        def place_order(
+            self,
+            *,
+            symbol: str,
+            side: str,
+            type: str,
+            amount: Decimal,
+            price: Decimal = ZERO,
+            time_in_force: str = "gtc",
+            text: str = "apiv4",
+        ) -> SimOrder: ...
 
     def add_price_order(self, *, pair: str, trigger_price: Decimal, rule: str, expiration: int, put: dict, text: str):
         with self.lock:

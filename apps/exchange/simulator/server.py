@@ -19,6 +19,7 @@ from apps.exchange.simulator.engine import ExchangeSimulator
 from apps.exchange.simulator.errors import SimError
 from apps.exchange.simulator.faults import DISCONNECT, DROP, ERROR, LATE, RATE_LIMIT, TIMEOUT
 from apps.exchange.simulator.markets import fmt
+from apps.exchange.simulator.orders import SimOrder
 from apps.exchange.simulator.ratelimit import rate_limit_headers
 
 PREFIX = "/api/v4"
@@ -143,7 +144,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         name, handler, private, match = found
         owner.calls[name] += 1
         headers = {k.lower(): v for k, v in self.headers.items()}
-        who = headers.get("key") if private and headers.get("key") else f"ip:{self.client_address[0]}"
+        key = headers.get("key")
+        who = key if private and key else f"ip:{self.client_address[0]}"
         parsed_body = _json_body(body)
         pair = str(parsed_body.get("currency_pair", "")) if isinstance(parsed_body, dict) else ""
         state = sim.limiter.hit(who, name, pair)
@@ -348,6 +350,8 @@ class SimulatorServer:
             return {
                 "url": self.url,
                 "prices": {spec.symbol: fmt(sim.price(spec.pair)) for spec in sim.markets.values()},
+                "regimes": {spec.symbol: sim.regime(spec.pair) for spec in sim.markets.values()},
+                "recent_orders": [_order_json(o) for o in sim.recent_orders(10)],
                 "balances": _balances_json(sim),
                 "open_orders": len(sim.open_orders()),
                 "orders": sim.order_count(),
@@ -358,6 +362,22 @@ class SimulatorServer:
                 "faults": sim.faults.as_json(),
                 "settings": sim.settings(),
             }
+
+
+def _order_json(order: SimOrder) -> dict[str, str]:
+    """An order as the operator watching the demo reads it (the last ten are in /_control/state)."""
+    return {
+        "id": order.id,
+        "symbol": f"{order.base}/{order.quote}",
+        "side": order.side,
+        "type": order.type,
+        "amount": fmt(order.amount),
+        "price": fmt(order.price),
+        "status": order.status,
+        "filled_amount": fmt(order.filled_amount),
+        "filled_total": fmt(order.filled_total),
+        "text": order.text,
+    }
 
 
 def _balances_json(sim: ExchangeSimulator) -> dict[str, dict[str, str]]:

@@ -5,6 +5,7 @@ over HTTP (`POST /_control/settings`) and on the command line (`simulate_exchang
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 
 def _bool(value: object) -> bool:
@@ -17,8 +18,8 @@ def _bool(value: object) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
-def _non_negative(value: object) -> float:
-    number = float(value)  # type: ignore[arg-type]
+def _non_negative(value: Any) -> float:
+    number = float(value)  # ValueError / TypeError for what is not a number
     if number < 0:
         raise ValueError("must not be negative")
     return number

@@ -14,7 +14,7 @@ import gc
 import json
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -214,7 +214,7 @@ class Command(BaseCommand):
         self.stdout.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit}", ending="")
         self.stdout.flush()
 
-    def _fail(self, as_json: bool, code: int, message: str, *, field: str | None = None):
+    def _fail(self, as_json: bool, code: int, message: str, *, field: str | None = None) -> NoReturn:
         if as_json:
             self.stdout.write(json.dumps({"error": message, "field": field, "exit_code": code}))
         raise CommandError(message, returncode=code)

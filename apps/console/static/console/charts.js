@@ -1,6 +1,7 @@
 /* Charts drawn with TradingView Lightweight Charts (vendored under vendor/, see its LICENSE).
  * Every element with data-chart="<kind>" and data-source="<id of a json_script element>" is drawn:
  *   equity   cumulative realized PnL (line)          daily    realized PnL per day (bars)
+ *   bars     the reports' realized PnL per day / week / month (bars, d.bars with d.title)
  *   candles  candles, entries/exits, SL/TP lines, decision scores in a pane underneath
  *   backtest equity curve with its drawdown underneath  compare  several equity curves overlaid
  * A drawn element gets data-drawn="<points>" (what the browser tests read). Times are UTC. */
@@ -49,12 +50,13 @@
   }
 
   function drawDaily(el, d) {
-    if (!d.daily || !d.daily.length) return empty(el, "No daily figures");
+    var bars = d.bars || d.daily;  // bars: the reports' PnL per day / week / month, with their own title
+    if (!bars || !bars.length) return empty(el, "No daily figures");
     var chart = baseChart(el, 2);
-    var s = chart.addSeries(LightweightCharts.HistogramSeries, { title: "daily PnL " + (d.quote || "") });
-    s.setData(d.daily.map(function (p) { return { time: p.time, value: p.value, color: p.value >= 0 ? GREEN : RED }; }));
+    var s = chart.addSeries(LightweightCharts.HistogramSeries, { title: d.title || "daily PnL " + (d.quote || "") });
+    s.setData(bars.map(function (p) { return { time: p.time, value: p.value, color: p.value >= 0 ? GREEN : RED }; }));
     chart.timeScale().fitContent();
-    el.setAttribute("data-drawn", String(d.daily.length));
+    el.setAttribute("data-drawn", String(bars.length));
   }
 
   function drawCandles(el, d) {
@@ -120,7 +122,7 @@
     el.setAttribute("data-drawn", String(total));
   }
 
-  var KINDS = { equity: drawEquity, daily: drawDaily, candles: drawCandles, backtest: drawBacktest, compare: drawCompare };
+  var KINDS = { equity: drawEquity, daily: drawDaily, bars: drawDaily, candles: drawCandles, backtest: drawBacktest, compare: drawCompare };
 
   function drawAll(root) {
     if (typeof LightweightCharts === "undefined") return;

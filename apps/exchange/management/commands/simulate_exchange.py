@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.exchange.simulator import ExchangeSimulator, SimulatorServer
+from apps.exchange.simulator.process import DEFAULT_VOLATILITY
 
 
 def parse_balances(text: str) -> dict[str, Decimal]:
@@ -64,7 +65,11 @@ class Command(BaseCommand):
         parser.add_argument("--balance", default="USDT=10000,BTC=0", help="starting balances, e.g. USDT=10000,BTC=0")
         parser.add_argument("--symbols", default="BTC/USDT,ETH/USDT", help="listed pairs (default BTC/USDT,ETH/USDT)")
         parser.add_argument("--tick-sec", type=float, default=1.0, help="seconds between price moves (0: none)")
-        parser.add_argument("--volatility", default="0.0005", help="relative size of one price move (default 0.0005)")
+        parser.add_argument(
+            "--volatility",
+            default=str(DEFAULT_VOLATILITY),
+            help=f"std. deviation of a calm minute's relative move, history and live (default {DEFAULT_VOLATILITY})",
+        )
         parser.add_argument(
             "--rate-limit", type=int, default=200, help="calls per 10 s per endpoint and key or IP (default 200)"
         )
@@ -82,8 +87,8 @@ class Command(BaseCommand):
             balances = parse_balances(options["balance"])
             symbols = parse_symbols(options["symbols"])
             volatility = Decimal(options["volatility"])
-            if not volatility.is_finite() or not 0 <= volatility < 1:
-                raise ValueError("--volatility must be a number in [0, 1)")
+            if not volatility.is_finite() or not 0 <= volatility < Decimal("0.1"):
+                raise ValueError("--volatility must be a number in [0, 0.1)")
             if not 0 <= options["port"] <= 65535:
                 raise ValueError("--port must be in 0..65535")
             if options["tick_sec"] < 0 or options["rate_limit"] < 1:
@@ -101,6 +106,7 @@ class Command(BaseCommand):
             symbols=symbols,
             seed=options["seed"],
             rate_limit=options["rate_limit"],
+            volatility=float(volatility),
         )
         try:
             sim.configure(**switches)
@@ -122,7 +128,7 @@ class Command(BaseCommand):
         try:
             while not stop.wait(options["tick_sec"] or 3600):
                 if options["tick_sec"]:
-                    sim.walk(volatility)
+                    sim.advance()  # the live path continues the history's price process
         except KeyboardInterrupt:
             pass
         finally:

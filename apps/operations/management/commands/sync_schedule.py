@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from apps.operations.schedule import ensure_schedule
+from apps.operations.schedule import ensure_schedule, schedule_entries
 
 
 class Command(BaseCommand):
@@ -14,7 +14,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         touched = ensure_schedule(reset=options["reset"])
+        total = len(schedule_entries())
         if options["json"]:
-            self.stdout.write(json.dumps({"written": touched}))
+            self.stdout.write(json.dumps({"written": touched, "entries": total}))
+        elif touched:
+            self.stdout.write(f"beat schedule: {total} entries; written now: {', '.join(touched)}")
         else:
-            self.stdout.write(f"schedule entries written: {', '.join(touched) or 'none (all present)'}")
+            # migrate writes the schedule too (post_migrate), so on a first run there is nothing left to write here
+            self.stdout.write(f"beat schedule: {total} entries, up to date")

@@ -3,6 +3,7 @@ shell — the way in for a staff user who must use two factors (MODE=live) and h
 
 from __future__ import annotations
 
+import io
 import json
 
 from django.contrib.auth import get_user_model
@@ -33,7 +34,10 @@ class Command(BaseCommand):
         audit_record(actor=actor, action="admin.otp_enrol", obj=device, message=f"enrolled {user.get_username()}")
         codes = otp.recovery_codes_new(user=user, actor=actor)
         if options["json"]:
-            payload = {"username": user.get_username(), "secret": otp.secret_text(device).replace(" ", "")}
+            payload: dict[str, str | list[str]] = {
+                "username": user.get_username(),
+                "secret": otp.secret_text(device).replace(" ", ""),
+            }
             payload |= {"otpauth_url": device.config_url, "recovery_codes": codes}
             self.stdout.write(json.dumps(payload))
             return
@@ -43,7 +47,9 @@ class Command(BaseCommand):
         if not options["no_qr"]:
             import segno  # terminal QR code only here
 
-            segno.make(device.config_url, error="m").terminal(out=self.stdout, compact=True)
+            drawing = io.StringIO()
+            segno.make(device.config_url, error="m").terminal(out=drawing, compact=True)
+            self.stdout.write(drawing.getvalue(), ending="")
         self.stdout.write("Recovery codes (each works once):")
         for code in codes:
             self.stdout.write(f"  {code}")

@@ -3,6 +3,8 @@ sync functions over `apps.reports.selectors` that shape the text. Nothing here k
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 
 from apps.exchange import services as exchange_services
@@ -46,7 +48,7 @@ def period_text(period: str, count: int, tz: str | None) -> str:
         bar = ("▇" if row.realized_pnl >= 0 else "▁") * round(BAR_WIDTH * abs(row.realized_pnl) / widest)
         label = row.start.strftime("%Y-%m") if period == "month" else row.start.isoformat()
         lines.append(f"{label} {signed(row.realized_pnl):>10} · {row.trades} trades {bar}".rstrip())
-    total = sum((r.realized_pnl for r in rows), 0)
+    total = sum((r.realized_pnl for r in rows), Decimal(0))
     lines.append(f"total {signed(total)} over {sum(r.trades for r in rows)} trades")
     return _fit(lines)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import logging
 import secrets
@@ -264,13 +265,13 @@ def order_transition(
             _count_transition(before["status"], order)
             return order
     except IllegalTransition as exc:
-        current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first() or "missing"
+        status_now = Order.objects.filter(pk=order_id).values_list("status", flat=True).first() or "missing"
         audit_record(
             actor=actor,
             action="order.transition_refused",
             object_type="trading.order",
             object_id=str(order_id),
-            before={"status": current},
+            before={"status": status_now},
             after={"status": to},
             message=str(exc),
         )
@@ -415,7 +416,7 @@ def fill_apply(*, order: Order, report: FillReport, actor: Actor = SYSTEM) -> Fi
             obj=locked,
             after={"trade_id": report.trade_id, "amount": str(report.amount), "price": str(report.price)},
         )
-        transaction.on_commit(lambda side=locked.side: _count_fill(side))
+        transaction.on_commit(functools.partial(_count_fill, locked.side))
         if locked.position_id is not None:
             position_recompute(position_id=locked.position_id)
             _position_changed(position_id=locked.position_id, actor=actor)

@@ -49,12 +49,19 @@ SEARCH_MARGIN = timedelta(minutes=2)
 RATE_LIMIT_RETRIES = (0.5, 1.0)
 
 
+def _client_id(order: Order) -> str:
+    """Every order sent from here has a client id (only orders imported from the exchange lack one)."""
+    if not order.client_order_id:
+        raise ValueError(f"order {order.pk} has no client_order_id: it was imported, not made here")
+    return order.client_order_id
+
+
 def _request(order: Order) -> OrderRequest:
     return OrderRequest(
         symbol=order.symbol,
         side=order.side,
         type=order.type,
-        client_order_id=order.client_order_id,
+        client_order_id=_client_id(order),
         amount=order.amount,
         quote_amount=order.quote_amount,
         price=order.price,
@@ -185,10 +192,10 @@ def _wait_until(moment: datetime) -> bool:
 def _look_up(*, order: Order, broker: Broker, sent_at: datetime, settles_at: datetime) -> ExchangeOrder | None:
     """find_on_exchange; when nothing is found while the request could still execute or not be visible yet,
     wait until `settles_at` and look again."""
-    lookup = {"broker": broker, "symbol": order.symbol, "client_order_id": order.client_order_id}
-    found = find_on_exchange(**lookup, since=sent_at - SEARCH_MARGIN)
+    client_id, since = _client_id(order), sent_at - SEARCH_MARGIN
+    found = find_on_exchange(broker=broker, symbol=order.symbol, client_order_id=client_id, since=since)
     if found is None and _wait_until(settles_at):
-        found = find_on_exchange(**lookup, since=sent_at - SEARCH_MARGIN)
+        found = find_on_exchange(broker=broker, symbol=order.symbol, client_order_id=client_id, since=since)
     return found
 
 
@@ -285,13 +292,12 @@ def order_refresh(*, order: Order, broker: Broker, actor: Actor, by_reconciliati
     status and trades. An `unknown` order moves only with by_reconciliation=True."""
     order = Order.objects.get(pk=order.pk)
     check_venue(venue=order.venue, broker=broker, what=f"order {order.pk} ({order.client_order_id})")
+    answer: ExchangeOrder | None
     if order.exchange_order_id:
         answer = broker.fetch_order(order.symbol, order.exchange_order_id)
     else:
         since = (order.submitted_at or order.created_at) - SEARCH_MARGIN
-        answer = find_on_exchange(
-            broker=broker, symbol=order.symbol, client_order_id=order.client_order_id, since=since
-        )
+        answer = find_on_exchange(broker=broker, symbol=order.symbol, client_order_id=_client_id(order), since=since)
         if answer is None:
             return order
     return _record(

@@ -1,5 +1,6 @@
-"""Our own overhead for placing an order (order_create + order_submit): p50 / p99, and the SQL statements,
-transactions and repeated reads per limit order and per market buy, each next to its goal, "met" or "NOT met".
+"""Our own overhead for placing an order (order_place, as the trading cycle places one): p50 / p99, and the
+SQL statements, transactions and repeated reads per limit order and per market buy, each next to its goal,
+"met" or "NOT met".
 Goals (issue 16): a limit order p99 <= 5 ms of our own time on PostgreSQL and <= 6 statements, `new` and
 `submitted` in one transaction with the audit rows; a market buy's fill, position and exit in one transaction;
 no SELECT of the same rows twice.
@@ -11,7 +12,7 @@ Run: DATABASE_URL=sqlite:///data/bench.sqlite3 .venv/bin/python bench/order_over
 intents and the simulator numbers its orders from a seed taken from the clock, so the script runs again and
 again on the same database. BENCH_SHOW_SQL=1 prints every statement.
 
-Each order goes through `order_submit` (state transitions, audit rows, exchange id, fills) with the real
+Each order goes through `order_place` (recorded `submitted`, sent, answer and fills recorded) with the real
 GateBroker (ccxt's gate class, the shared limiter, the circuit breaker) against the bundled simulator, which
 runs in its own process, over HTTP on loopback. The time spent inside HTTP requests (simulator included) is
 measured around each request and subtracted: what remains is ours (database, limiter, breaker, ccxt).
@@ -69,7 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=300, help="orders of each kind (default 300)")
     parser.add_argument("--redis", action="store_true", help="limiter and breaker state in Redis")
-    parser.add_argument("--profile", action="store_true", help="also print where order_submit spends its time")
+    parser.add_argument("--profile", action="store_true", help="also print where order_place spends its time")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="tb-bench-"))
@@ -93,8 +94,7 @@ def main() -> None:
     from apps.exchange.limiter import Budget, FileWindow, RateLimiter, RedisWindow
     from apps.exits.models import ProtectiveExit
     from apps.trading.models import Position
-    from apps.trading.services import order_create
-    from apps.trading.submission import order_submit
+    from apps.trading.submission import order_place
 
     # The simulator runs in its own process, so its work does not compete with ours for the GIL.
     ctx = multiprocessing.get_context("fork")
@@ -122,19 +122,23 @@ def main() -> None:
         "market": {"type": "market", "side": "buy", "quote_amount": Decimal("20")},
     }
 
-    def create(kind: str):
+    def intent(kind: str) -> str:
         # A fresh intent every time (the clock and a counter): a second run on the same database makes new orders.
-        intent = f"bench-{kind}-{time.time_ns()}-{next(counter)}"
-        return order_create(symbol="BTC/USDT", actor=SYSTEM, venue="live", intent=intent, **params_of[kind])
+        return f"bench-{kind}-{time.time_ns()}-{next(counter)}"
+
+    def send(kind: str):
+        return order_place(
+            broker=broker, actor=SYSTEM, symbol="BTC/USDT", venue="live", intent=intent(kind), **params_of[kind]
+        )
 
     def place(kind: str) -> tuple[float, float, float]:
-        """One order created and submitted: (ours wall ms, our thread's CPU ms, network ms)."""
+        """One order recorded and sent (order_place): (ours wall ms, our thread's CPU ms, network ms)."""
         network_before = broker.network_seconds
         cpu_started = time.thread_time()
         started = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        order = order_submit(order=create(kind), broker=broker, actor=SYSTEM)
+        order = send(kind)
         if profiler is not None:
             profiler.disable()
         total = time.perf_counter() - started
@@ -146,37 +150,30 @@ def main() -> None:
         return (total - network) * 1000, cpu * 1000, network * 1000
 
     def sql_of(kind: str):
-        """The SQL of one order: created, then submitted (counted separately, and together)."""
+        """The SQL of one order, recorded and sent."""
         if kind == "market":
             # Counted as a first buy: it opens the position and arms its exit. The bench's earlier buys added to
             # one open position; on this bench database it is put aside (closed, its exit cancelled) first.
-            open_ids = list(
-                Position.objects.filter(venue="live", symbol="BTC/USDT", status="open").values_list("pk", flat=True)
-            )
-            ProtectiveExit.objects.filter(position_id__in=open_ids, status__in=["armed", "triggered"]).update(
-                status="cancelled"
-            )
+            live = Position.objects.filter(venue="live", symbol="BTC/USDT", status="open")
+            open_ids = list(live.values_list("pk", flat=True))
+            active = ProtectiveExit.objects.filter(position_id__in=open_ids, status__in=["armed", "triggered"])
+            active.update(status="cancelled")
             Position.objects.filter(pk__in=open_ids).update(status="closed", closed_at=timezone.now())
-        made = {}
-        created = count_sql(lambda: made.setdefault("order", create(kind)))
-        submitted = count_sql(lambda: order_submit(order=made["order"], broker=broker, actor=SYSTEM))
-        return created, submitted
+        return count_sql(lambda: send(kind))
 
     vendor = os.environ["DATABASE_URL"].split(":")[0]
     on_pg = vendor.startswith("postgres")
     met_all = True
     try:
         backend = "Redis" if redis_url else "file ring + BreakerState rows"
-        print(f"order_create + order_submit, {args.orders} orders of each kind; database {vendor}")
+        print(f"order_place, {args.orders} orders of each kind; database {vendor}")
         print(f"limiter / breaker state: {backend}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         for kind, label in (("limit", "limit order (rests; 1 request)"), ("market", "market buy (fills; 2 requests)")):
             for _ in range(20):  # warm-up: connections, caches, first-query costs
                 place(kind)
             ours, cpu, network = zip(*(place(kind) for _ in range(args.orders)), strict=True)
-            created, submitted = sql_of(kind)
-            statements = created.statements + submitted.statements
-            transactions = created.transactions + submitted.transactions
-            repeated = created.repeated_selects + submitted.repeated_selects
+            counted = sql_of(kind)
+            statements, transactions, repeated = counted.statements, counted.transactions, counted.repeated_selects
             print(f"  {label}")
             p99 = percentile(ours, 99)
             line = f"    ours (wall) p50 {percentile(ours, 50):6.2f} ms  p99 {p99:6.2f} ms"
@@ -190,10 +187,10 @@ def main() -> None:
                 f"    our thread's CPU p50 {percentile(cpu, 50):6.2f} ms  p99 {percentile(cpu, 99):6.2f} ms"
                 f"  | network+simulator p50 {statistics.median(network):6.2f} ms (excluded)"
             )
-            line = f"    SQL: {statements} statements in {transactions} transactions"
-            line += f" (create {created.statements} in {created.transactions}, submit {submitted.statements}"
-            line += f" in {submitted.transactions}); repeated SELECTs of the same rows: {repeated}"
-            print(line)
+            print(
+                f"    SQL: {statements} statements in {transactions} transactions;"
+                f" repeated SELECTs of the same rows: {repeated}"
+            )
             if kind == "limit":
                 checks = [
                     (f"statements {statements} <= 6", statements <= 6),
@@ -216,8 +213,7 @@ def main() -> None:
                     position__in=Position.objects.filter(venue="live", status="open"), status="armed"
                 ).count()
                 print(f"    (counted on a first buy: position opened and its exit armed: {armed == 1})")
-            print(f"    create: {created.summary()}")
-            print(f"    submit: {submitted.summary()}")
+            print(f"    statements: {counted.summary()}")
         if profiler is not None:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
         print(f"goals that apply to {vendor}: " + ("all met" if met_all else "NOT all met (see above)"))

@@ -8,7 +8,7 @@ class ExitsConfig(AppConfig):
 
     def ready(self) -> None:
         # App registry: the services import models, so they load once every app is ready.
-        from apps.exits.services import exit_sync
+        from apps.exits.arming import exit_sync_many
         from apps.trading.services import position_hook_register
 
-        position_hook_register(exit_sync)
+        position_hook_register(exit_sync_many)

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.exchange.broker import Broker
@@ -22,10 +23,10 @@ from apps.exchange.gateio import round_down
 from apps.exits import notify, stops
 from apps.exits.arming import exit_sync
 from apps.exits.models import ProtectiveExit
-from apps.exits.transitions import claim_retry, exit_intent, exit_transition
+from apps.exits.transitions import claim_retry, exit_intent, exit_transition, run_safely
 from apps.trading.models import Order, OrderStatus, OrderType, Origin, Position, Side
-from apps.trading.services import order_create
-from apps.trading.submission import order_cancel, order_refresh, order_submit
+from apps.trading.services import order_build, order_create
+from apps.trading.submission import order_cancel, order_refresh, order_submit, orders_place_many
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,72 @@ def send_attempt(
         )
         result.failed += 1
     return order
+
+
+def send_claimed(
+    *, claimed: list[tuple[int, str, Decimal]], broker: Broker, actor: Actor, now: datetime, result
+) -> None:
+    """The first attempt of every exit this pass claimed (exit id, reason, last price), together: the exits and
+    their positions read in one query, their orders recorded `submitted` in one transaction that also links
+    each to its exit, sent concurrently within each market's orders budget and their answers recorded in
+    batched transactions (apps.trading.submission.orders_place_many). An exit that needs more than a plain
+    market sell (its position already closed, an exchange-side stop to retire first, below the minimums, or an
+    order that was not placed together) goes through send_attempt, one by one, as before."""
+    last = {exit_id: price for exit_id, _, price in claimed}
+    exits = list(ProtectiveExit.objects.select_related("position").filter(pk__in=list(last)).order_by("pk"))
+    alone: list[int] = []
+    together: list[tuple[ProtectiveExit, Order]] = []
+    for exit in exits:
+        position = exit.position
+        if (
+            exit.status != S.TRIGGERED
+            or position.status != Position.Status.OPEN
+            or position.amount <= 0
+            or exit.exchange_stop_order_id
+        ):
+            alone.append(exit.pk)
+            continue
+        try:
+            market = broker.market(exit.symbol)
+        except Exception:
+            alone.append(exit.pk)  # send_attempt reports it
+            continue
+        amount = round_down(position.amount, market.amount_precision)
+        price = last[exit.pk]
+        if amount <= 0 or amount < market.min_amount or (price is not None and amount * price < market.min_notional):
+            alone.append(exit.pk)  # send_attempt fails it with the reason
+            continue
+        order = order_build(
+            symbol=exit.symbol,
+            side=Side.SELL,
+            type=OrderType.MARKET,
+            amount=amount,
+            origin=Origin.PROTECTIVE_EXIT,
+            intent=exit_intent(exit.pk, exit.attempts),
+            venue=position.venue,
+        )
+        order.position = position  # (order_build would read the position's venue again)
+        together.append((exit, order))
+
+    def link(orders: list[Order]) -> None:
+        stamp = timezone.now()
+        for (exit, _), order in zip(together, orders, strict=True):
+            exit.exit_order, exit.updated_at = order, stamp
+        ProtectiveExit.objects.bulk_update([exit for exit, _ in together], ["exit_order", "updated_at"])
+
+    placed = orders_place_many(orders=[order for _, order in together], broker=broker, actor=actor, in_transaction=link)
+    for (exit, _), order in zip(together, placed, strict=True):
+        if order is None:
+            alone.append(exit.pk)
+            continue
+        result.orders_sent += 1
+        if order.status != OrderStatus.FILLED:
+            alone.append(exit.pk)  # rejected, resting or unknown: send_attempt records it (and fails the last one)
+    for exit_id in sorted(alone):
+        run_safely(
+            f"exit {exit_id}", result.errors, send_attempt, exit_id=exit_id, broker=broker, actor=actor, now=now,
+            result=result, last=last.get(exit_id),
+        )  # fmt: skip
 
 
 def advance(*, exit: ProtectiveExit, broker: Broker, actor: Actor, now: datetime, result, last: Decimal | None) -> None:

@@ -22,9 +22,9 @@ from apps.exits import notify
 from apps.exits.arming import ACTIVE, PLACES, _average_fill_price, _snapshot, exit_arm, exit_sync
 from apps.exits.levels import exit_levels, remember_price_places
 from apps.exits.models import ProtectiveExit
-from apps.exits.orders import advance, send_attempt
+from apps.exits.orders import advance, send_attempt, send_claimed
 from apps.exits.stops import sync_stops
-from apps.exits.transitions import claim, exit_transition, run_safely
+from apps.exits.transitions import claim, claim_many, exit_transition, run_safely
 from apps.operations.shutdown import interruptible, stop_requested
 from apps.trading.models import Order, Position
 from apps.trading.venues import check_venue, venue_of
@@ -111,14 +111,14 @@ def exits_check(*, broker: Broker, actor: Actor, now: datetime | None = None) ->
             result.errors.append(f"tickers: {exc}")
         # The markets are loaded for the tickers anyway: learn the traded symbols' price steps for exit_sync.
         _remember_precision(broker, sorted(set(symbols) | set(settings.SYMBOLS)))
-    claimed = set()
-    for exit_id, reason, last in _decide(rows, result.prices):
-        if not claim(exit_id=exit_id, reason=reason, price=last, now=now, actor=actor):
-            continue  # another worker got it
-        result.triggered += 1
-        claimed.add(exit_id)
-        context = {"broker": broker, "actor": actor, "now": now, "result": result, "last": last}
-        run_safely(f"exit {exit_id}", result.errors, send_attempt, exit_id=exit_id, **context)
+    # One statement claims every crossed exit (another worker's pass gets none of these); their orders go out
+    # together (apps.exits.orders.send_claimed).
+    won = claim_many(hits=_decide(rows, result.prices), now=now, actor=actor)
+    claimed = {exit_id for exit_id, _, _ in won}
+    result.triggered += len(won)
+    if won:
+        run_safely("exits triggered", result.errors, send_claimed, claimed=won, broker=broker, actor=actor, now=now,
+                   result=result)  # fmt: skip
     if stop_requested():
         # The exits just triggered are sent; follow-ups and the exchange-side stops wait for the next pass, so
         # the worker stops within its 30 s.

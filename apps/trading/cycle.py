@@ -23,8 +23,7 @@ from apps.risk.services import risk_check
 from apps.signals.models import Decision
 from apps.signals.services import evaluate
 from apps.trading.models import Order, OrderStatus, OrderType, Origin, Position, Side
-from apps.trading.services import order_create
-from apps.trading.submission import order_submit
+from apps.trading.submission import order_place
 from apps.trading.venues import venue_of
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,8 @@ def place_order(
     the same order and never sends a second one."""
 
     started = time.perf_counter()
-    order = order_create(
+    order = order_place(
+        broker=broker,
         venue=venue_of(broker),
         intent=intent,
         symbol=symbol,
@@ -73,8 +73,6 @@ def place_order(
         client_order_id=client_order_id,
         actor=actor,
     )
-    if order.status == OrderStatus.NEW:
-        order = order_submit(order=order, broker=broker, actor=actor)
     _observe("order", time.perf_counter() - started, symbol=symbol)
     return order
 

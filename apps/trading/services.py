@@ -6,7 +6,7 @@ import copy
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -15,7 +15,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from apps.audit.actors import SYSTEM, Actor
-from apps.audit.services import audit_record
+from apps.audit.services import audit_entry, audit_record, audit_record_many
 from apps.exchange.gateio import validate_client_order_id
 from apps.monitoring import metrics
 from apps.trading.models import Fill, Order, OrderStatus, OrderType, Origin, Position, Side
@@ -111,13 +111,11 @@ def order_input_clean(
     return amount_d, quote_d, price_d
 
 
-@transaction.atomic
-def order_create(
+def order_build(
     *,
     symbol: str,
     side: str,
     type: str,
-    actor: Actor,
     amount: Any = None,
     quote_amount: Any = None,
     price: Any = None,
@@ -130,15 +128,8 @@ def order_create(
     request_fingerprint: str = "",
     without_client_id: bool = False,
 ) -> Order:
-    """Record an order in status `new` before anything is sent. Idempotent per intent.
-    `without_client_id`: an order imported from the exchange whose `text` is not a client id (no `t-`).
-
-    `venue`: the books it lives on; an order for a position lives on the position's venue, any other on the
-    mode's (apps.trading.venues.current_venue) unless given."""
-    if intent:
-        existing = Order.objects.filter(intent=intent).first()
-        if existing is not None:
-            return existing
+    """An order checked (OrderInputError naming the field) and ready to record, not saved: `order_create`
+    records it `new`, `order_insert(submitted=...)` records it already `submitted` (apps.trading.submission)."""
     if origin not in Origin.values:
         raise OrderInputError("origin", f"must be one of {', '.join(Origin.values)}")
     amount_d, quote_d, price_d = order_input_clean(
@@ -156,9 +147,7 @@ def order_create(
     if without_client_id and (origin != Origin.EXTERNAL or client_order_id is not None):
         raise OrderInputError("client_order_id", "only an external order without a client id may have none")
     client_id = None if without_client_id else client_order_id or new_client_order_id(intent)
-    if client_id is not None and Order.objects.filter(client_order_id=client_id).exists():
-        raise OrderInputError("client_order_id", f"{client_id} is already used")
-    order = Order.objects.create(
+    return Order(
         client_order_id=client_id,
         intent=intent,
         symbol=symbol,
@@ -173,8 +162,109 @@ def order_create(
         venue=venue or current_venue(),
         request_fingerprint=request_fingerprint,
     )
-    audit_record(actor=actor, action="order.create", obj=order, after=order_snapshot(order))
-    return order
+
+
+def order_insert(
+    *, order: Order, actor: Actor, submitted: dict[str, Any] | None = None, reason: str = "sending to the exchange"
+) -> tuple[Order, bool]:
+    """Record a built order (order_build): (the order, True), or (the order already recorded for its intent,
+    False). One transaction: the row and its `order.create` audit row; with `submitted` (the prepared amount,
+    quote_amount and price) the row goes in already `submitted`, with the new -> submitted audit row too, so
+    it is committed `submitted` before anything is sent, as order_submit does it in two transactions.
+    OrderInputError when its client id is another order's. The unique indexes (intent, client id) are the
+    checks: no SELECT before the INSERT."""
+    created = order_snapshot(order)
+    if submitted is not None:
+        order.status = OrderStatus.SUBMITTED
+        order.submitted_at = timezone.now()
+        for name, value in submitted.items():
+            setattr(order, name, _as_stored(name, value))
+    try:
+        with transaction.atomic():
+            order.save(force_insert=True)
+            entries = [audit_entry(actor=actor, action="order.create", obj=order, after=created)]
+            if submitted is not None:
+                entries.append(
+                    audit_entry(
+                        actor=actor,
+                        action="order.transition",
+                        obj=order,
+                        before=created,
+                        after=order_snapshot(order),
+                        message=reason,
+                    )
+                )
+                _count_transition(OrderStatus.NEW, order)
+            audit_record_many(entries)
+    except IntegrityError:
+        order.pk = None
+        existing = Order.objects.filter(intent=order.intent).first() if order.intent else None
+        if existing is not None:
+            return existing, False
+        if order.client_order_id and Order.objects.filter(client_order_id=order.client_order_id).exists():
+            raise OrderInputError("client_order_id", f"{order.client_order_id} is already used") from None
+        raise
+    return order, True
+
+
+def orders_insert_submitted(
+    *,
+    orders: list[tuple[Order, dict[str, Any]]],
+    actor: Actor,
+    in_transaction: Any = None,
+    reason: str = "sending to the exchange",
+) -> list[Order]:
+    """order_insert(submitted=...) for many built orders (each with its prepared amount, quote_amount, price):
+    one INSERT of the orders, one of their audit rows (create, new -> submitted), `in_transaction(orders)` and
+    the commit. IntegrityError (an intent or client id already recorded), with nothing written."""
+    now = timezone.now()
+    built = []
+    for order, submitted in orders:
+        created = order_snapshot(order)
+        order.status, order.submitted_at = OrderStatus.SUBMITTED, now
+        for name, value in submitted.items():
+            setattr(order, name, _as_stored(name, value))
+        built.append((order, created))
+    with transaction.atomic():
+        recorded = Order.objects.bulk_create([order for order, _ in built])
+        entries = []
+        for order, created in built:
+            entries.append(audit_entry(actor=actor, action="order.create", obj=order, after=created))
+            entries.append(
+                audit_entry(
+                    actor=actor,
+                    action="order.transition",
+                    obj=order,
+                    before=created,
+                    after=order_snapshot(order),
+                    message=reason,
+                )
+            )
+            _count_transition(OrderStatus.NEW, order)
+        audit_record_many(entries)
+        if in_transaction is not None:
+            in_transaction(recorded)
+    return recorded
+
+
+def order_create(*, actor: Actor, **fields: Any) -> Order:
+    """Record an order in status `new` before anything is sent. Idempotent per intent: the order of an intent
+    already recorded is returned as it is. `fields` as order_build: `without_client_id` for an order imported
+    from the exchange whose `text` is not a client id (no `t-`); `venue`: the books it lives on (an order for a
+    position lives on the position's venue, any other on the mode's, apps.trading.venues.current_venue, unless
+    given)."""
+    intent = fields.get("intent")
+    if intent and transaction.get_connection().in_atomic_block:
+        # Inside a caller's transaction: look first, and a concurrent insert of the same intent that wins
+        # raises IntegrityError to the caller, as it always did (reconciliation counts on it).
+        existing = Order.objects.filter(intent=intent).first()
+        if existing is not None:
+            return existing
+        order, inserted = order_insert(order=order_build(**fields), actor=actor)
+        if not inserted:
+            raise IntegrityError(f"order intent {intent} recorded by a concurrent caller")
+        return order
+    return order_insert(order=order_build(**fields), actor=actor)[0]
 
 
 _ORDER_FIELDS = frozenset(
@@ -379,85 +469,202 @@ class FillReport:
 def fill_apply(*, order: Order, report: FillReport, actor: Actor = SYSTEM) -> Fill | None:
     """Record a fill and update the order and its position. The same trade twice changes nothing:
     returns None when the trade was already recorded."""
-    if report.amount <= 0 or report.price <= 0:
-        raise ValueError(f"trade {report.trade_id}: amount and price must be positive")
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        same_trade = {"venue": locked.venue, "exchange": locked.exchange, "exchange_trade_id": report.trade_id}
-        if Fill.objects.filter(**same_trade).exists():
-            return None
+    _, fills = fills_record(order=order, reports=[report], actor=actor)
+    return fills[0] if fills else None
+
+
+@dataclass
+class OrderNews:
+    """What the exchange said of one of our orders: for fills_record_many."""
+
+    order: Order
+    reports: list[FillReport]
+    status: str | None = None  # the exchange's status; None: only what the fills reach
+    reason: str = ""
+    exchange_order_id: str | None = None
+    changes: dict[str, Any] = field(default_factory=dict)  # more columns, written with a change (not alone)
+    recorded: Order | None = None  # set by fills_record_many: the order as recorded
+    fills: list[Fill] = field(default_factory=list)  # set by fills_record_many: the fills it recorded
+
+
+def fills_record(
+    *,
+    order: Order,
+    reports: list[FillReport],
+    actor: Actor = SYSTEM,
+    status: str | None = None,
+    reason: str = "",
+    by_reconciliation: bool = False,
+    exchange_order_id: str | None = None,
+    **changes: Any,
+) -> tuple[Order, list[Fill]]:
+    """Record what the exchange said of an order in one transaction: its exchange id (never changed once
+    known: ValueError), the trades not recorded yet (the same trade twice changes nothing), the order's totals,
+    its position (opened by a first buy) rebuilt from its fills, the position hooks (the protective exit armed,
+    re-priced or retired), the status the fills reach (partially_filled / filled) and then `status` when the
+    state machine allows it, every step audited. `changes`: more order columns (last_exchange_update_at).
+    Returns (the order as recorded, the fills this call recorded). Each row is read once, under its lock."""
+    news = OrderNews(order, reports, status, reason, exchange_order_id, changes)
+    fills_record_many(news=[news], actor=actor, by_reconciliation=by_reconciliation)
+    return news.recorded, news.fills
+
+
+def fills_record_many(*, news: list[OrderNews], actor: Actor = SYSTEM, by_reconciliation: bool = False) -> None:
+    """fills_record for many orders (of one venue and exchange) in one transaction, each step one statement
+    for all of them: the orders locked, their known fills read, the new fills inserted, the orders updated,
+    the audit rows inserted, the positions locked, their fills read and the positions updated, then the position
+    hooks told of all of them at once. Sets each news' `recorded` and `fills`. Should a concurrent caller have
+    recorded one of these trades or opened one of these positions first (IntegrityError), everything is
+    rolled back and done again, reading what it committed."""
+    for item in news:
+        for report in item.reports:
+            if report.amount <= 0 or report.price <= 0:
+                raise ValueError(f"trade {report.trade_id}: amount and price must be positive")
+    if len({(n.order.venue, n.order.exchange) for n in news}) > 1 or len({n.order.pk for n in news}) < len(news):
+        for item in news:
+            fills_record_many(news=[item], actor=actor, by_reconciliation=by_reconciliation)
+        return
+    for attempt in range(3):
         try:
-            with transaction.atomic():
-                fill = Fill.objects.create(
-                    venue=locked.venue,
-                    exchange=locked.exchange,
-                    exchange_trade_id=report.trade_id,
-                    order=locked,
-                    symbol=locked.symbol,
-                    side=locked.side,
-                    price=report.price,
-                    amount=report.amount,
-                    cost=q(report.cost if report.cost is not None else report.price * report.amount),
-                    fee=report.fee,
-                    fee_currency=report.fee_currency,
-                    is_maker=report.is_maker,
-                    executed_at=report.executed_at,
-                )
+            return _fills_record_many(news, actor, by_reconciliation)
         except IntegrityError:
-            return None  # a concurrent caller recorded it first
-        _order_aggregate_fills(locked)
-        if locked.position_id is None:
-            locked.position = _position_for(locked, report.executed_at)
-        locked.save()
-        audit_record(
-            actor=actor,
-            action="fill.apply",
-            obj=locked,
-            after={"trade_id": report.trade_id, "amount": str(report.amount), "price": str(report.price)},
-        )
-        transaction.on_commit(lambda side=locked.side: _count_fill(side))
-        if locked.position_id is not None:
-            position_recompute(position_id=locked.position_id)
-            _position_changed(position_id=locked.position_id, actor=actor)
-    _advance_status_after_fill(locked, actor)
-    return fill
+            if attempt == 2:
+                raise
 
 
-def _count_fill(side: str) -> None:
-    try:
-        metrics.FILLS_RECORDED.labels(side=side).inc()
-    except Exception:  # a metric must never break a fill
-        log.debug("fill not counted", exc_info=True)
+def _fills_record_many(news: list[OrderNews], actor: Actor, by_reconciliation: bool) -> None:
+    entries = []
+    now = timezone.now()
+    with transaction.atomic():
+        locked = {
+            o.pk: o for o in Order.objects.select_for_update().filter(pk__in=[n.order.pk for n in news]).order_by("pk")
+        }
+        first = locked[news[0].order.pk]
+        same = {"venue": first.venue, "exchange": first.exchange}
+        trade_ids = list(dict.fromkeys(r.trade_id for n in news for r in n.reports))
+        known: list[tuple] = []
+        if trade_ids:
+            known = list(
+                Fill.objects.filter(
+                    models.Q(order_id__in=list(locked)) | models.Q(exchange_trade_id__in=trade_ids, **same)
+                ).values_list(
+                    "exchange_trade_id", "order_id", "amount", "cost", "fee", "fee_currency", "executed_at", "id"
+                )
+            )
+        seen = {row[0] for row in known}
+        changed: dict[str, set[str]] = {}
+        all_new: list[Fill] = []
+        for item in news:
+            order = locked[item.order.pk]
+            before = order_snapshot(order)
+            fields: set[str] = set()
+            if item.exchange_order_id:
+                if order.exchange_order_id and order.exchange_order_id != item.exchange_order_id:
+                    raise ValueError(
+                        f"order {order.pk} already has exchange id {order.exchange_order_id},"
+                        f" not {item.exchange_order_id}"
+                    )
+                if not order.exchange_order_id:
+                    order.exchange_order_id, order.last_exchange_update_at = item.exchange_order_id, now
+                    fields |= {"exchange_order_id", "last_exchange_update_at"}
+            new = []
+            for report in item.reports:
+                if report.trade_id in seen:
+                    continue
+                seen.add(report.trade_id)
+                new.append(
+                    Fill(
+                        **same,
+                        exchange_trade_id=report.trade_id,
+                        order=order,
+                        symbol=order.symbol,
+                        side=order.side,
+                        price=report.price,
+                        amount=report.amount,
+                        cost=q(report.cost if report.cost is not None else report.price * report.amount),
+                        fee=report.fee,
+                        fee_currency=report.fee_currency,
+                        is_maker=report.is_maker,
+                        executed_at=report.executed_at,
+                    )
+                )
+            item.recorded, item.fills = order, new
+            steps = []
+            if new:
+                mine = [row[2:] for row in known if row[1] == order.pk]
+                mine += [(f.amount, f.cost, f.fee, f.fee_currency, f.executed_at, 10**18) for f in new]
+                mine.sort(key=lambda row: (row[4], row[5]), reverse=True)  # newest first, as order.fills reads them
+                _order_totals(order, [row[:4] for row in mine])
+                fields |= {"filled", "cost", "average_price", "fees", "fee_currency", "fee", "last_exchange_update_at"}
+                if order.position_id is None:
+                    order.position = _position_for(order, min(f.executed_at for f in new))
+                    fields.add("position")
+                for f in new:
+                    after = {"trade_id": f.exchange_trade_id, "amount": str(f.amount), "price": str(f.price)}
+                    entries.append(audit_entry(actor=actor, action="fill.apply", obj=order, after=after))
+                    transaction.on_commit(lambda side=order.side: _count_fill(side))
+                if order.status != OrderStatus.UNKNOWN and not order.is_terminal:
+                    complete = order.amount is not None and order.filled >= order.amount
+                    target = OrderStatus.FILLED if complete else OrderStatus.PARTIALLY_FILLED
+                    if target != order.status and is_allowed(order.status, target):
+                        steps.append((target, "fill applied"))
+            current = steps[-1][0] if steps else order.status
+            if item.status and item.status != current:
+                if is_allowed(current, item.status, by_reconciliation=by_reconciliation):
+                    steps.append((item.status, item.reason))
+                else:
+                    log.info("order %s: not moving %s -> %s (%s)", order.pk, current, item.status, item.reason)
+            if fields or steps:
+                for name, value in item.changes.items():
+                    setattr(order, name, value)
+                    fields.add(name)
+            previous = {**order_snapshot(order), "status": before["status"]}  # the fills applied, not moved yet
+            for to, why in steps:
+                order.status = to
+                after = order_snapshot(order)
+                entries.append(
+                    audit_entry(
+                        actor=actor, action="order.transition", obj=order, before=previous, after=after, message=why
+                    )
+                )
+                stepped = copy.copy(order)
+                _count_transition(previous["status"], stepped)
+                previous = after
+                fields.add("status")
+            if fields:
+                order.updated_at = now
+                changed[order.pk] = fields | {"updated_at"}
+            all_new += new
+        if all_new:
+            Fill.objects.bulk_create(all_new)
+        if changed:
+            columns = sorted(set().union(*changed.values()))
+            Order.objects.bulk_update([locked[pk] for pk in sorted(changed)], columns)
+        audit_record_many(entries)
+        position_ids = sorted({locked[n.order.pk].position_id for n in news if n.fills} - {None})
+        if position_ids:
+            # After the orders' rows: the positions' fills are read through their orders.
+            positions = list(Position.objects.select_for_update().filter(pk__in=position_ids).order_by("pk"))
+            fills_of: dict[int, list[Fill]] = {pk: [] for pk in position_ids}
+            rows = (
+                Fill.objects.filter(order__position_id__in=position_ids)
+                .annotate(position_id=models.F("order__position_id"))
+                .order_by("executed_at", "id")
+            )
+            for f in rows:
+                fills_of[f.position_id].append(f)
+            for position in positions:
+                _position_compute(position, fills_of[position.pk])
+            Position.objects.bulk_update(positions, _POSITION_COLUMNS)
+            _positions_changed(changes=[(p, fills_of[p.pk]) for p in positions], actor=actor)
 
 
-class PositionHook(Protocol):
-    """Told of every change of a position's fills, inside the transaction that recorded the fill."""
-
-    def __call__(self, *, position_id: int, actor: Actor) -> object: ...
-
-
-_position_hooks: list[PositionHook] = []
-
-
-def position_hook_register(hook: PositionHook) -> None:
-    """Call `hook` after every fill that changed a position, in the fill's transaction (an error in it rolls
-    the fill back). Registered at start-up by the layers above, e.g. the protective exits (apps.exits.apps)."""
-    if hook not in _position_hooks:
-        _position_hooks.append(hook)
-
-
-def _position_changed(*, position_id: int, actor: Actor) -> None:
-    """Every fill path (submission, refresh, reconciliation, paper) ends here, so protective exits are
-    armed, re-priced or retired in the same transaction as the fill that changed the position."""
-    for hook in _position_hooks:
-        hook(position_id=position_id, actor=actor)
-
-
-def _order_aggregate_fills(order: Order) -> None:
-    """Order totals derived from its fills (never incremented, so replays cannot double them)."""
+def _order_totals(order: Order, rows: list[tuple]) -> None:
+    """Order totals derived from its fills' (amount, cost, fee, fee_currency), never incremented, so replays
+    cannot double them."""
     filled = cost = Decimal(0)
     fees: dict[str, Decimal] = {}
-    for amount, fill_cost, fee, fee_currency in order.fills.values_list("amount", "cost", "fee", "fee_currency"):
+    for amount, fill_cost, fee, fee_currency in rows:
         filled += amount
         cost += fill_cost
         if fee:
@@ -472,17 +679,35 @@ def _order_aggregate_fills(order: Order) -> None:
     order.last_exchange_update_at = timezone.now()
 
 
-def _advance_status_after_fill(order: Order, actor: Actor) -> None:
-    if order.status == OrderStatus.UNKNOWN or order.is_terminal:
-        return  # unknown orders are resolved by reconciliation; terminal ones are done
-    complete = order.amount is not None and order.filled >= order.amount
-    target = OrderStatus.FILLED if complete else OrderStatus.PARTIALLY_FILLED
-    if target == order.status:
-        return
+def _count_fill(side: str) -> None:
     try:
-        order_transition(order_id=order.pk, to=target, actor=actor, reason="fill applied")
-    except IllegalTransition:
-        pass  # a concurrent caller already moved it further
+        metrics.FILLS_RECORDED.labels(side=side).inc()
+    except Exception:  # a metric must never break a fill
+        log.debug("fill not counted", exc_info=True)
+
+
+class PositionHook(Protocol):
+    """Told of the positions whose fills changed, inside the transaction that recorded the fills: each position
+    locked and rebuilt, with its fills (oldest first), so the hook need not read them again."""
+
+    def __call__(self, *, changes: list[tuple[Position, list[Fill]]], actor: Actor) -> object: ...
+
+
+_position_hooks: list[PositionHook] = []
+
+
+def position_hook_register(hook: PositionHook) -> None:
+    """Call `hook` after every fill that changed a position, in the fill's transaction (an error in it rolls
+    the fill back). Registered at start-up by the layers above, e.g. the protective exits (apps.exits.apps)."""
+    if hook not in _position_hooks:
+        _position_hooks.append(hook)
+
+
+def _positions_changed(*, changes: list[tuple[Position, list[Fill]]], actor: Actor) -> None:
+    """Every fill path (submission, refresh, reconciliation, paper) ends here, so protective exits are
+    armed, re-priced or retired in the same transaction as the fills that changed the positions."""
+    for hook in _position_hooks:
+        hook(changes=changes, actor=actor)
 
 
 def _position_for(order: Order, when: datetime) -> Position | None:
@@ -509,11 +734,31 @@ def _position_for(order: Order, when: datetime) -> Position | None:
 def position_recompute(*, position_id: int) -> Position:
     """Rebuild a position from its fills: amount net of base fees, cost basis, realized PnL after fees."""
     position = Position.objects.select_for_update().get(pk=position_id)
+    fills = list(Fill.objects.filter(order__position_id=position.pk).order_by("executed_at", "id"))
+    _position_compute(position, fills)
+    position.save()
+    return position
+
+
+_POSITION_COLUMNS = [
+    "amount",
+    "cost_basis",
+    "realized_pnl",
+    "fees_quote",
+    "fees_other",
+    "average_entry_price",
+    "status",
+    "closed_at",
+    "updated_at",
+]
+
+
+def _position_compute(position: Position, fills: list[Fill]) -> None:
+    """position_recompute's arithmetic on the position's fills (oldest first), on the instance only."""
     base, quote = position.base_currency, position.quote_currency
     amount = cost_basis = realized = fees_quote = Decimal(0)
     fees_other: dict[str, Decimal] = {}
     last_sell_at = None
-    fills = Fill.objects.filter(order__position_id=position_id).order_by("executed_at", "id")
     for fill in fills:
         fee_quote = fill.fee if fill.fee_currency == quote else Decimal(0)
         fee_base = fill.fee if fill.fee_currency == base else Decimal(0)
@@ -544,5 +789,4 @@ def position_recompute(*, position_id: int) -> Position:
     elif position.status == Position.Status.CLOSED and not dust:
         position.status = Position.Status.OPEN
         position.closed_at = None
-    position.save()
-    return position
+    position.updated_at = timezone.now()

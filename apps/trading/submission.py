@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError, connection
 from django.utils import timezone
 
 from apps.audit.actors import Actor
@@ -37,9 +40,20 @@ from apps.exchange.types import ExchangeOrder, OrderRequest
 from apps.monitoring import metrics
 from apps.notifications import notify
 from apps.trading.models import Order, OrderStatus
-from apps.trading.services import FillReport, fill_apply, order_set_exchange_id, order_transition
+from apps.trading.services import (
+    FillReport,
+    OrderNews,
+    fills_record,
+    fills_record_many,
+    order_build,
+    order_create,
+    order_insert,
+    order_set_exchange_id,
+    order_transition,
+    orders_insert_submitted,
+)
 from apps.trading.state import IllegalTransition, is_allowed
-from apps.trading.venues import check_venue
+from apps.trading.venues import Venue, check_venue, venue_of
 
 log = logging.getLogger(__name__)
 
@@ -121,21 +135,197 @@ def order_submit(*, order: Order, broker: Broker, actor: Actor, hold_when_unavai
         )
     except IllegalTransition:
         return Order.objects.get(pk=order.pk)  # a concurrent caller is sending it
+    return _send(order=order, prepared=prepared, broker=broker, actor=actor)
+
+
+def order_place(*, broker: Broker, actor: Actor, hold_when_unavailable: bool = False, **fields: Any) -> Order:
+    """order_create + order_submit, with `new` and `submitted` and their audit rows in one transaction
+    committed before the request leaves (so still sent at most once). `fields` as apps.trading.services
+    .order_build. The same intent again: its order, sent only if it is still `new`. Whatever cannot be sent
+    now (refused parameters, the breaker open, the markets unreadable, an order of other books) takes
+    order_submit's own way: recorded `new` first, then rejected or left `new` as order_submit decides."""
+    order = order_build(**fields)
+    prepared = None
+    if order.venue == venue_of(broker):
+        try:
+            prepared = broker.prepare_order(_request(order))
+            broker.check_available("private_orders")
+        except Exception:
+            prepared = None
+    if prepared is None:
+        placed = order_create(actor=actor, **fields)
+        return order_submit(order=placed, broker=broker, actor=actor, hold_when_unavailable=hold_when_unavailable)
+    order, inserted = order_insert(order=order, actor=actor, submitted=_prepared_fields(prepared))
+    if not inserted:  # recorded by an earlier attempt of this intent
+        return order_submit(order=order, broker=broker, actor=actor, hold_when_unavailable=hold_when_unavailable)
+    return _send(order=order, prepared=prepared, broker=broker, actor=actor)
+
+
+def _send(*, order: Order, prepared: OrderRequest, broker: Broker, actor: Actor) -> Order:
+    """Send a `submitted` order (committed so) and record the answer."""
     sent_at = timezone.now()
     try:
         answer = _create_through_429s(broker, prepared)
-    except (CircuitOpen, RateLimitWaitExceeded) as exc:
-        return _transition(order, OrderStatus.REJECTED, actor, "not sent", last_error=f"not sent: {exc}")
-    except BusinessError as exc:
-        return _transition(order, OrderStatus.REJECTED, actor, "exchange refused", last_error=str(exc))
-    except RateLimited as exc:  # still refused after the retries: nothing was executed
-        return _transition(order, OrderStatus.REJECTED, actor, "rate limited", last_error=f"rate limited: {exc}")
-    except TransientExchangeError as exc:
-        log.warning("order %s (%s): answer lost (%s); looking it up", order.pk, order.client_order_id, exc)
-        return _resolve_lost_answer(
-            order=order, request=prepared, broker=broker, actor=actor, sent_at=sent_at, error=exc
-        )
+    except ExchangeError as exc:
+        return _not_accepted(order=order, prepared=prepared, broker=broker, actor=actor, sent_at=sent_at, error=exc)
     return _record(order=order, answer=answer, broker=broker, actor=actor, reason="exchange accepted")
+
+
+def _not_accepted(
+    *, order: Order, prepared: OrderRequest, broker: Broker, actor: Actor, sent_at: datetime, error: ExchangeError
+) -> Order:
+    """What create_order raising `error` means for the order: refused (rejected), or the answer lost."""
+    if isinstance(error, (CircuitOpen, RateLimitWaitExceeded)):
+        return _transition(order, OrderStatus.REJECTED, actor, "not sent", last_error=f"not sent: {error}")
+    if isinstance(error, BusinessError):
+        return _transition(order, OrderStatus.REJECTED, actor, "exchange refused", last_error=str(error))
+    if isinstance(error, RateLimited):  # still refused after the retries: nothing was executed
+        return _transition(order, OrderStatus.REJECTED, actor, "rate limited", last_error=f"rate limited: {error}")
+    if isinstance(error, TransientExchangeError):
+        log.warning("order %s (%s): answer lost (%s); looking it up", order.pk, order.client_order_id, error)
+        return _resolve_lost_answer(
+            order=order, request=prepared, broker=broker, actor=actor, sent_at=sent_at, error=error
+        )
+    raise error
+
+
+# Orders sent at once by orders_place_many, and answers recorded per transaction.
+SEND_WORKERS = 8
+RECORD_BATCH = 50
+
+
+def orders_place_many(
+    *,
+    orders: list[Order],
+    broker: Broker,
+    actor: Actor,
+    in_transaction: Callable[[list[Order]], None] | None = None,
+    workers: int = SEND_WORKERS,
+) -> list[Order | None]:
+    """order_place for many built orders (apps.trading.services.order_build) at once, e.g. the exits a pass
+    triggered: all recorded `submitted` with their audit rows in one transaction (`in_transaction(recorded)` runs
+    in it, e.g. to link them to what they are for), committed before any is sent; then sent concurrently by
+    `workers` threads (the broker's limiter keeps each market within its orders budget, waiting if need be),
+    each answer's trades read by the same thread; the answers recorded in transactions of RECORD_BATCH orders
+    (fills, positions and their exits as order_submit records them). Refusals and lost answers take
+    order_submit's own way, one by one. Returns, in the same places, each order as recorded, or None for an
+    order not placed here (its parameters refused, the exchange unavailable, an intent already recorded): the
+    caller sends those one by one (order_create + order_submit), as before."""
+    placed: list[Order | None] = [None] * len(orders)
+    if not orders:
+        return placed
+    venue = venue_of(broker)
+    try:
+        broker.check_available("private_orders")
+    except Exception as exc:
+        log.info("orders not placed together (%s): sent one by one", exc)
+        return placed
+    ready: list[tuple[int, Order, OrderRequest]] = []
+    for i, order in enumerate(orders):
+        if order.venue != venue:
+            continue
+        try:
+            ready.append((i, order, broker.prepare_order(_request(order))))
+        except Exception:
+            continue  # order_submit records the refusal
+    if not ready:
+        return placed
+    try:
+        recorded = orders_insert_submitted(
+            orders=[(order, _prepared_fields(prepared)) for _, order, prepared in ready],
+            actor=actor,
+            in_transaction=in_transaction,
+        )
+    except IntegrityError:
+        log.info("orders not placed together (an intent or client id already recorded): sent one by one")
+        return placed
+    ready = [(i, order, prepared) for (i, _, prepared), order in zip(ready, recorded, strict=True)]
+
+    def send(prepared: OrderRequest):
+        sent_at = timezone.now()
+        try:
+            answer = _create_through_429s(broker, prepared)
+            trades = None
+            if answer.filled > 0 or not answer.filled_exact:
+                trades = _trades_of(broker, prepared.symbol, answer, sent_at)
+            return sent_at, answer, trades, None
+        except Exception as exc:  # recorded below, in the caller's thread
+            return sent_at, None, None, exc
+
+    def send_in_thread(prepared: OrderRequest):
+        try:
+            return send(prepared)
+        finally:
+            if connection.connection is not None:  # a breaker or limiter row read in this thread
+                connection.close()
+
+    requests = [prepared for _, _, prepared in ready]
+    if venue == Venue.LIVE and not connection.in_atomic_block and len(requests) > 1:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(requests)))) as pool:
+            answers = list(pool.map(send_in_thread, requests))
+    else:
+        # Inside a caller's transaction another thread's connection would wait on its locks; the paper broker
+        # books its fills in our database: one after another, in this thread.
+        answers = [send(prepared) for prepared in requests]
+    later, news = [], []
+    for (i, order, prepared), (sent_at, answer, trades, error) in zip(ready, answers, strict=True):
+        if answer is None:
+            later.append((i, order, prepared, sent_at, error))
+        elif trades is None:  # no fill: the exchange id with the status, one UPDATE of its own
+            placed[i] = _record_safely(order, lambda o=order, a=answer: _record(
+                order=o, answer=a, broker=broker, actor=actor, reason="exchange accepted"))  # fmt: skip
+        else:
+            news.append((i, _news(order, answer, trades, "exchange accepted")))
+    for start in range(0, len(news), RECORD_BATCH):
+        batch = news[start : start + RECORD_BATCH]
+        try:
+            fills_record_many(news=[item for _, item in batch], actor=actor)
+        except Exception:
+            log.exception("answers of %s orders not recorded together: one by one", len(batch))
+            for _, item in batch:
+                item.recorded = _record_safely(item.order, lambda item=item: fills_record(
+                    order=item.order, reports=item.reports, actor=actor, status=item.status, reason=item.reason,
+                    exchange_order_id=item.exchange_order_id, **item.changes)[0])  # fmt: skip
+        for i, item in batch:
+            placed[i] = item.recorded or item.order
+    for i, order, prepared, sent_at, error in later:
+        if isinstance(error, ExchangeError):
+            placed[i] = _not_accepted(
+                order=order, prepared=prepared, broker=broker, actor=actor, sent_at=sent_at, error=error
+            )
+        else:
+            log.error("order %s (%s): not sent: %s", order.pk, order.client_order_id, error)
+            placed[i] = order  # `submitted`: its refresh or reconciliation finds out
+    return placed
+
+
+def _record_safely(order: Order, record: Callable[[], Order]) -> Order:
+    try:
+        return record()
+    except Exception:
+        log.exception("order %s (%s): answer not recorded; left to its refresh", order.pk, order.client_order_id)
+        return order
+
+
+def _news(order: Order, answer: ExchangeOrder, trades: list, reason: str) -> OrderNews:
+    """What `answer` and its trades say of `order`, for fills_record(_many)."""
+    pending = answer.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTED)
+    return OrderNews(
+        order=order,
+        reports=[FillReport.from_trade(t) for t in trades if t.exchange_order_id == answer.exchange_order_id],
+        status=None if pending else answer.status,
+        reason=reason,
+        exchange_order_id=answer.exchange_order_id,
+        changes={"last_exchange_update_at": timezone.now()},
+    )
+
+
+def _prepared_fields(prepared: OrderRequest) -> dict[str, Any]:
+    return {"amount": prepared.amount, "quote_amount": prepared.quote_amount, "price": prepared.price}
+
+
+def _trades_of(broker: Broker, symbol: str, answer: ExchangeOrder, submitted_at: datetime) -> list:
+    return broker.fetch_my_trades(symbol, submitted_at - SEARCH_MARGIN, order_id=answer.exchange_order_id)
 
 
 def _create_through_429s(broker: Broker, request: OrderRequest) -> ExchangeOrder:
@@ -259,25 +449,42 @@ def _unknown(order: Order, actor: Actor, why: str) -> Order:
 
 
 def _record(
-    *, order: Order, answer: ExchangeOrder, broker: Broker, actor: Actor, reason: str, by_reconciliation: bool = False
+    *,
+    order: Order,
+    answer: ExchangeOrder,
+    broker: Broker,
+    actor: Actor,
+    reason: str,
+    by_reconciliation: bool = False,
+    trades: list | None = None,
 ) -> Order:
-    """Record the exchange id, the fills (from the trades, fees as charged) and the exchange's status."""
-    changes: dict = {"last_exchange_update_at": timezone.now()}
-    if answer.filled > 0 or order.exchange_order_id or answer.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTED):
+    """Record the exchange id, the fills (from the trades, fees as charged) and the exchange's status. With fills,
+    all of it (fills, order, position, its exit, the status) in one transaction (fills_record)."""
+    now = timezone.now()
+    pending = answer.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTED)
+    if answer.filled > 0 or not answer.filled_exact:
+        if trades is None:  # (orders_place_many reads them in its sending thread)
+            trades = _trades_of(broker, order.symbol, answer, order.submitted_at or order.created_at)
+        item = _news(order, answer, trades, reason)
+        recorded, _ = fills_record(
+            order=order,
+            reports=item.reports,
+            actor=actor,
+            status=item.status,
+            reason=reason,
+            by_reconciliation=by_reconciliation,
+            exchange_order_id=item.exchange_order_id,
+            **item.changes,
+        )
+        return recorded
+    changes: dict = {"last_exchange_update_at": now}
+    if order.exchange_order_id or pending:
         order = order_set_exchange_id(order=order, exchange_order_id=answer.exchange_order_id)
     else:
         changes["exchange_order_id"] = answer.exchange_order_id  # recorded with the status, in one transaction
-    fresh = answer.filled <= 0 and answer.filled_exact
-    if answer.filled > 0 or not answer.filled_exact:
-        since = (order.submitted_at or order.created_at) - SEARCH_MARGIN
-        trades = broker.fetch_my_trades(order.symbol, since, order_id=answer.exchange_order_id)
-        for trade in trades:
-            if trade.exchange_order_id != answer.exchange_order_id:
-                continue
-            fill_apply(order=order, actor=actor, report=FillReport.from_trade(trade))
-    if answer.status == OrderStatus.UNKNOWN or answer.status == OrderStatus.SUBMITTED:
+    if pending:
         return Order.objects.get(pk=order.pk)
-    return _transition(order, answer.status, actor, reason, by_reconciliation=by_reconciliation, fresh=fresh, **changes)
+    return _transition(order, answer.status, actor, reason, by_reconciliation=by_reconciliation, fresh=True, **changes)
 
 
 def order_refresh(*, order: Order, broker: Broker, actor: Actor, by_reconciliation: bool = False) -> Order:

@@ -55,7 +55,9 @@ def test_close_while_a_stop_loss_is_selling_follows_that_exit(broker, buy, sim, 
     exit = ProtectiveExit.objects.get()
     from apps.exits import orders
 
-    monkeypatch.setattr(orders, "order_submit", lambda **kwargs: kwargs["order"])  # the sale is still in flight
+    # The sale is still in flight: not placed with the pass's others, and its order not sent yet.
+    monkeypatch.setattr(orders, "orders_place_many", lambda **kwargs: [None] * len(kwargs["orders"]))
+    monkeypatch.setattr(orders, "order_submit", lambda **kwargs: kwargs["order"])
     sim.set_price("BTC/USDT", exit.stop_loss_price - Decimal("10"))
     exits_check(broker=broker, actor=SYSTEM)
     monkeypatch.undo()

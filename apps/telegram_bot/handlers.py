@@ -32,6 +32,7 @@ from apps.telegram_bot.confirmations import (
     closeall_preview,
     confirmation_decide,
     confirmation_request,
+    entries_stop,
 )
 from apps.telegram_bot.metrics import metric_inc
 from apps.telegram_bot.parsing import USAGE, UsageError
@@ -207,8 +208,10 @@ async def positions_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 @command("exits")
 async def exits_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The protective exits now, then Freqtrade's /exits: closed trades per exit reason."""
     parsing.no_args(_args(context))
-    await _reply(update, await run_sync(replies.exits_text))
+    exits, reasons = await run_sync(replies.exits_text), await run_sync(reports.exit_reasons_text)
+    await _reply(update, f"{exits}\n\n{reasons}")
 
 
 @command("metrics")
@@ -307,6 +310,22 @@ async def performance_command(update: Update, context: ContextTypes.DEFAULT_TYPE
     await _reply(update, await run_sync(reports.performance_text))
 
 
+@command("entries")
+async def entries_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parsing.no_args(_args(context))
+    await _reply(update, await run_sync(reports.entries_text))
+
+
+@command("stopentry")
+async def stopentry_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop opening positions now (the kill switch); exits keep managing the open ones. No confirmation: it
+    never sends an order, and undoing it (/resume) asks for one."""
+    if await _trading_refused(update, "stopentry"):
+        return
+    reason = parsing.reason(_args(context), "entries stopped from Telegram")
+    await _reply(update, await run_sync(entries_stop, chat_id=_chat_id(update), reason=reason))
+
+
 @command("trades")
 async def trades_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     count = parsing.trades_count(_args(context))
@@ -389,6 +408,8 @@ COMMANDS: dict[str, Handler] = {
     "weekly": weekly_command,
     "monthly": monthly_command,
     "performance": performance_command,
+    "entries": entries_command,
+    "stopentry": stopentry_command,
     "trades": trades_command,
     "version": version_command,
 }

@@ -286,8 +286,12 @@ class GateBroker:
             self.market(symbol)
         return self._read(
             "public",
+            # A pair with no trade yet has an empty `last`: it is left out (its caller sees no price for it)
+            # rather than failing the read of every other pair, whose stops must still be checked.
             lambda: {
-                s: self._ticker(s, t["info"]) for s, t in self.client.fetch_tickers(symbols).items() if s in symbols
+                s: self._ticker(s, t["info"])
+                for s, t in self.client.fetch_tickers(symbols).items()
+                if s in symbols and gateio.dec(t["info"].get("last")) is not None
             },
         )
 

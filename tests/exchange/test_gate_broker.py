@@ -175,3 +175,17 @@ def test_open_orders_are_read_page_by_page(broker, monkeypatch):
         for i in range(5)
     }
     assert {o.exchange_order_id for o in broker.fetch_open_orders("BTC/USDT")} == placed
+
+
+def test_a_pair_without_a_last_price_does_not_fail_the_others(broker, sim, monkeypatch):
+    """Gate.io sends `last: ""` for a pair with no trade yet: that pair has no price, the others still do."""
+    real = broker.client.fetch_tickers
+
+    def with_a_new_pair(symbols, *args, **kwargs):
+        answer = real(symbols, *args, **kwargs)
+        answer["ETH/USDT"]["info"] = {**answer["ETH/USDT"]["info"], "last": ""}
+        return answer
+
+    monkeypatch.setattr(broker.client, "fetch_tickers", with_a_new_pair)
+    tickers = broker.fetch_tickers(["BTC/USDT", "ETH/USDT"])
+    assert set(tickers) == {"BTC/USDT"} and tickers["BTC/USDT"].last == D("50000")

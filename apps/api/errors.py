@@ -111,13 +111,15 @@ def install(api: NinjaAPI) -> None:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return _json(api, request, 413, f"request body too large: at most {limit} bytes")
 
-    api.add_exception_handler(Exception, server_error)
-    api.add_exception_handler(RequestDataTooBig, too_large)
-    api.add_exception_handler(ValidationError, validation)
-    api.add_exception_handler(ApiError, api_error)
-    api.add_exception_handler(Http404, not_found)
-    api.add_exception_handler(ObjectDoesNotExist, not_found)
-    api.add_exception_handler(HttpError, http_error)
+    # exception_handler(cls)(handler) registers like add_exception_handler, whose typing wants a handler that
+    # also accepts the exception class itself.
+    api.exception_handler(Exception)(server_error)
+    api.exception_handler(RequestDataTooBig)(too_large)
+    api.exception_handler(ValidationError)(validation)
+    api.exception_handler(ApiError)(api_error)
+    api.exception_handler(Http404)(not_found)
+    api.exception_handler(ObjectDoesNotExist)(not_found)
+    api.exception_handler(HttpError)(http_error)
     for error, handler in (
         (OrderInputError, input_error),
         (SignalInputError, input_error),
@@ -127,4 +129,4 @@ def install(api: NinjaAPI) -> None:
         (WrongVenue, conflict),
         (ExchangeError, exchange_error),
     ):
-        api.add_exception_handler(error, handler)
+        api.exception_handler(error)(handler)

@@ -166,7 +166,8 @@ def _checked_series(times: np.ndarray, *prices: np.ndarray) -> CandleSeries:
 def _fast_csv(path: Path) -> tuple[np.ndarray, ...] | None:
     """(times ms, open, high, low, close, volume) through pyarrow, or None for anything it cannot take
     (a parse error, a byte-order mark, empty cells, mixed time formats): the slow reader decides those."""
-    import pyarrow as pa  # an optional speed-up kept out of the start-up of every other command
+    # start-up cost: pyarrow is an optional speed-up kept out of the start-up of every other command
+    import pyarrow as pa
     import pyarrow.csv as pcsv
 
     with open(path, "rb") as handle:
@@ -201,6 +202,7 @@ def _fast_csv(path: Path) -> tuple[np.ndarray, ...] | None:
 
 def _arrow_times(column) -> np.ndarray | None:
     """ISO 8601 (naive = UTC) or Unix seconds / milliseconds, all rows in one of those forms."""
+    # start-up cost: pyarrow, see _fast_csv
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -234,7 +236,8 @@ def _first_problem(times: np.ndarray, open_, high, low, close, volume) -> int | 
 
 
 def _series_from_parquet(path: Path) -> CandleSeries | list[Candle]:
-    import pyarrow as pa  # optional speed-up, see _fast_csv
+    # start-up cost: pyarrow, see _fast_csv
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from apps.backtest.engine import BacktestResult, EquityCurve
+    from apps.backtest.results import BacktestResult, EquityCurve
     from apps.backtest.rules import SimBook
 
 PCT = Decimal("0.0001")

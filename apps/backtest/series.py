@@ -17,7 +17,7 @@ from decimal import Decimal
 import numpy as np
 
 from apps.exchange.types import Candle
-from apps.signals.build import FeatureInputError, Ohlcv
+from apps.signals.build import FeatureInputError, Ohlcv, ohlcv_from_arrays, ohlcv_from_candles
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
@@ -37,16 +37,12 @@ class CandleSeries:
     @classmethod
     def from_candles(cls, candles: Sequence[Candle]) -> CandleSeries:
         """Columns of Candle objects (oldest first); refuses times that do not strictly increase."""
-        from apps.signals.build import ohlcv_from_candles
-
         times = np.fromiter(((c.time - EPOCH) // MS for c in candles), dtype=np.int64, count=len(candles))
         _check_increasing(times)
         return cls(times, ohlcv_from_candles(candles), candles)
 
     @classmethod
     def from_arrays(cls, times: np.ndarray, open_, high, low, close, volume) -> CandleSeries:
-        from apps.signals.build import ohlcv_from_arrays
-
         times = np.ascontiguousarray(times, dtype=np.int64)
         _check_increasing(times)
         return cls(times, ohlcv_from_arrays(open_, high, low, close, volume))

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -22,13 +23,14 @@ from apps.backtest.history import CandleDataError, series_from_exchange, series_
 from apps.backtest.models import BacktestRun
 from apps.backtest.params import BacktestParams, ParameterError
 from apps.backtest.series import CandleSeries
+from apps.exchange import services as exchange_services
 from apps.exchange.broker import Broker
 from apps.exchange.types import Candle, Market
 from apps.risk.selectors import risk_limits
 from apps.signals.services import SignalInputError, clean_symbol, timeframe_delta
 
 log = logging.getLogger(__name__)
-# The task's hard time limit (apps/backtest/tasks.py): a run `running` for longer lost its worker.
+# The task's hard time limit (backtest_run_task below): a run `running` for longer lost its worker.
 STALE_RUN_SECONDS = 960
 
 MAX_CURVE_POINTS = 1000
@@ -113,12 +115,10 @@ def history_dir() -> Path:
 
 def history_broker() -> Broker:
     """The broker to read history through: the process's one, or Gate.io's public API under MODE=backtest."""
-    from apps.exchange.services import get_broker
-
     try:
-        return get_broker()
+        return exchange_services.get_broker()  # through the module: tests swap the broker there
     except ValueError:
-        from apps.exchange.ccxt_broker import GateBroker
+        from apps.exchange.ccxt_broker import GateBroker  # start-up cost: ccxt, only under MODE=backtest
 
         return GateBroker.from_settings()
 
@@ -280,8 +280,6 @@ def backtest_enqueue(
 
 
 def _send(run_id: int) -> None:
-    from apps.backtest.tasks import backtest_run_task
-
     try:
         backtest_run_task.delay(run_id)
     except Exception as exc:  # the request has committed: record why the run will not start
@@ -313,3 +311,14 @@ def backtest_execute(*, run_id: int, broker: Broker | None = None) -> BacktestRu
         return _execute(run, candles=None, broker=broker, market=None, params=params, progress=None)
     except Exception:  # stored as failed by _execute; a worker must not retry a replay
         return BacktestRun.objects.get(pk=run_id)
+
+
+# --- the worker side of POST /api/backtests (apps/backtest/tasks.py names it for Celery's autodiscovery) ----
+
+
+# A long range is paged from the exchange and replayed in one go: more time than the default task budget.
+@shared_task(name="backtest.run", acks_late=True, soft_time_limit=900, time_limit=960)
+def backtest_run_task(run_id: int) -> dict[str, Any]:
+    """Execute queued run `run_id`; returns its status (the run row holds the outcome)."""
+    run = backtest_execute(run_id=run_id)
+    return {"id": run_id, "status": run.status if run else "missing"}

@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from celery import shared_task
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -293,12 +294,10 @@ def _save_atomically(path: Path, save) -> None:
 
 
 def _send(task: str, pk: int) -> None:
-    from apps.backtest import tasks  # the tasks module imports this one: imported when first sent
-
     try:
         senders: dict[str, Callable[[int], object]] = {
-            "backtest.sweep_prepare": tasks.sweep_prepare_task.delay,
-            "backtest.sweep_run": tasks.sweep_run_task.delay,
+            "backtest.sweep_prepare": sweep_prepare_task.delay,
+            "backtest.sweep_run": sweep_run_task.delay,
         }
         senders[task](pk)
     except Exception:  # the request has committed; a resume queues it again
@@ -419,3 +418,26 @@ def sweep_json(sweep: BacktestSweep, *, top: int | None = None) -> dict[str, Any
         "created_at": sweep.created_at,
         "finished_at": sweep.finished_at,
     }
+
+
+# --- the Celery tasks (apps/backtest/tasks.py names them for Celery's autodiscovery) ------------------
+
+
+@shared_task(name="backtest.sweep_prepare", acks_late=True, soft_time_limit=900, time_limit=960)
+def sweep_prepare_task(sweep_id: int) -> dict[str, Any]:
+    """Read a sweep's candles once, create its runs and queue them (POST /api/backtests/sweeps)."""
+    sweep = BacktestSweep.objects.filter(pk=sweep_id).first()
+    if sweep is None:
+        return {"id": sweep_id, "status": "missing"}
+    try:
+        sweep_prepare(sweep=sweep)
+    except Exception:  # stored on the sweep (status failed, error); a worker must not retry it
+        pass
+    return {"id": sweep_id, "status": sweep.status}
+
+
+@shared_task(name="backtest.sweep_run", acks_late=True, soft_time_limit=900, time_limit=960)
+def sweep_run_task(run_id: int) -> dict[str, Any]:
+    """Run one combination of a sweep; returns its status (the run row holds the outcome)."""
+    run = sweep_run_execute(run_id=run_id)
+    return {"id": run_id, "status": run.status if run else "missing"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -37,10 +39,13 @@ class ReadOnlyAdmin(FormattedDecimalsMixin, admin.ModelAdmin):
         return [name for _, opts in self.get_fieldsets(request, obj) for name in _flat(opts["fields"])]
 
 
-def _flat(fields) -> list:
-    out = []
+def _flat(fields: Sequence[str | Sequence[str]]) -> list[str]:
+    out: list[str] = []
     for name in fields:
-        out.extend(name if isinstance(name, (list, tuple)) else [name])
+        if isinstance(name, str):
+            out.append(name)
+        else:
+            out.extend(name)
     return out
 
 

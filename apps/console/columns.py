@@ -7,6 +7,7 @@ fields this way, and may put `price__fmt` (etc.) in list_display."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
@@ -90,9 +91,10 @@ class FormattedDecimalsMixin:
                 return _display(self.model, field_name)
         raise AttributeError(name)
 
-    def formatted(self, names: list[str] | tuple[str, ...]) -> list[str]:
-        """Decimal model field names replaced by their formatted display."""
-        out = []
+    def formatted(self, names: Sequence[str | Sequence[str]]) -> list[str | Sequence[str]]:
+        """Decimal model field names replaced by their formatted display (a tuple of names, one line of a
+        fieldset, is kept as it is)."""
+        out: list[str | Sequence[str]] = []
         for name in names:
             try:
                 field = self.model._meta.get_field(name) if isinstance(name, str) else None

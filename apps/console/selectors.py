@@ -16,9 +16,23 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from apps.console.format import Precision, distance_pct
+from apps.console.format import Precision, currency_places, distance_pct
+from apps.exchange import services as exchange_services
 from apps.exchange.broker import Broker, ExchangeError
 from apps.exchange.types import Balance, Candle, Ticker
+from apps.exits.selectors import exits_active_by_position
+from apps.monitoring.selectors import dashboard
+from apps.risk.selectors import equity_current
+from apps.signals.selectors import decisions_between, decisions_latest_per_symbol
+from apps.trading.selectors import (
+    fills_between,
+    orders_of,
+    orders_open,
+    pnl_summary,
+    positions_open,
+    realized_pnl_by_day,
+    realized_pnl_since,
+)
 from tradebot.config import timeframe_seconds
 
 log = logging.getLogger(__name__)
@@ -135,10 +149,9 @@ class _Memo:
 
 def console_broker() -> Broker | None:
     """The process's broker (paper account in paper, the exchange in live); None under MODE=backtest."""
-    from apps.exchange.services import get_broker
 
     try:
-        return get_broker()
+        return exchange_services.get_broker()  # through the module: tests swap the broker there
     except ValueError:
         return None
 
@@ -193,7 +206,6 @@ def _epoch(moment: datetime) -> int:
 
 
 def _position_rows(positions: list[Any], tickers: dict[str, Ticker]) -> list[PositionRow]:
-    from apps.exits.selectors import exits_active_by_position
 
     exits = exits_active_by_position([p.pk for p in positions])
     rows = []
@@ -219,10 +231,6 @@ def _position_rows(positions: list[Any], tickers: dict[str, Ticker]) -> list[Pos
 
 def dashboard_view(*, broker: Broker | None, now: datetime | None = None) -> Dashboard:
     """Everything the index shows: at most one markets, one tickers and one balance read of the exchange."""
-    from apps.monitoring.selectors import dashboard
-    from apps.risk.selectors import equity_current
-    from apps.signals.selectors import decisions_latest_per_symbol
-    from apps.trading.selectors import orders_open, pnl_summary, positions_open, realized_pnl_by_day, realized_pnl_since
 
     now = now or timezone.now()
     reads = ExchangeReads(broker)
@@ -281,7 +289,6 @@ def dashboard_view(*, broker: Broker | None, now: datetime | None = None) -> Das
 
 
 def _currency_places(currency: str) -> int:
-    from apps.console.format import currency_places
 
     for symbol in settings.SYMBOLS:
         if base_of(symbol) == currency:
@@ -321,9 +328,6 @@ def _bar_time(moment: datetime, span: int) -> int:
 
 def symbol_view(*, symbol: str, broker: Broker | None, timeframe: str | None = None) -> SymbolView:
     """Candles with our entries and exits, the open position's SL / TP and the decisions' scores."""
-    from apps.exits.selectors import exits_active_by_position
-    from apps.signals.selectors import decisions_between
-    from apps.trading.selectors import fills_between, orders_of, positions_open
 
     timeframe = timeframe or settings.TIMEFRAME
     span = timeframe_seconds(timeframe)

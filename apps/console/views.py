@@ -9,11 +9,15 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.common import operator_actions
 from apps.common.operator_actions import run_operator_action
 from apps.console import format as fmt
 from apps.console.confirm import Confirmation, confirmation_page, confirmed
 from apps.console.selectors import console_broker, dashboard_view, symbol_view
+from apps.risk import services as risk_services
+from apps.risk.selectors import trading_status
 from apps.security.reauth import live_mode, reauth_gate
+from apps.trading.models import Position
 
 REFRESH_SECONDS = 15
 
@@ -32,8 +36,6 @@ def _at(actor_label: str, verb: str) -> str:
 
 
 def trading_pause(request: HttpRequest, site) -> HttpResponse:
-    from apps.risk.selectors import trading_status
-    from apps.risk.services import trading_pause as pause
 
     index = reverse("admin:index")
     if not confirmed(request):
@@ -56,7 +58,7 @@ def trading_pause(request: HttpRequest, site) -> HttpResponse:
     run_operator_action(
         request,
         "trading.pause",
-        lambda actor: pause(actor=actor, reason=f"paused by {actor.label}"),
+        lambda actor: risk_services.trading_pause(actor=actor, reason=f"paused by {actor.label}"),
         success=lambda switch: _at(switch.changed_by, "Trading paused"),
         failure="Could not pause trading",
     )
@@ -64,8 +66,6 @@ def trading_pause(request: HttpRequest, site) -> HttpResponse:
 
 
 def trading_resume(request: HttpRequest, site) -> HttpResponse:
-    from apps.risk.selectors import trading_status
-    from apps.risk.services import trading_resume as resume
 
     index = reverse("admin:index")
     if not confirmed(request):
@@ -91,7 +91,7 @@ def trading_resume(request: HttpRequest, site) -> HttpResponse:
     run_operator_action(
         request,
         "trading.resume",
-        lambda actor: resume(actor=actor, reason=f"resumed by {actor.label}"),
+        lambda actor: risk_services.trading_resume(actor=actor, reason=f"resumed by {actor.label}"),
         success=lambda switch: _at(switch.changed_by, "Trading resumed"),
         failure="Could not resume trading",
     )
@@ -99,12 +99,11 @@ def trading_resume(request: HttpRequest, site) -> HttpResponse:
 
 
 def reconcile_now(request: HttpRequest, site) -> HttpResponse:
-    from apps.common.operator_actions import reconcile_now as reconcile
 
     run_operator_action(
         request,
         "reconcile.now",
-        reconcile,
+        operator_actions.reconcile_now,
         success=lambda run: (
             f"Reconciliation run #{run.pk} finished: {run.get_status_display()} "
             f"({run.checked} checked, {run.fixed} fixed, {run.imported} imported, {run.missing} missing)"
@@ -115,7 +114,6 @@ def reconcile_now(request: HttpRequest, site) -> HttpResponse:
 
 
 def symbol_page(request: HttpRequest, site, pair: str) -> HttpResponse:
-    from apps.trading.models import Position
 
     symbol = pair.replace("_", "/").replace("-", "/").upper()
     known = set(settings.SYMBOLS) | set(Position.objects.values_list("symbol", flat=True).distinct())

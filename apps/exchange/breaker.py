@@ -189,8 +189,13 @@ return {0, state}
 )
 
 
-def _num(raw: bytes | None) -> float | None:
+def _num(raw: bytes | str | None) -> float | None:
     return float(raw) if raw not in (None, b"") else None
+
+
+def _text(raw: bytes | str | None) -> str:
+    """A Redis reply as text (bytes from this client; str from one made with decode_responses)."""
+    return raw.decode() if isinstance(raw, bytes) else raw or ""
 
 
 class RedisStore:
@@ -209,7 +214,7 @@ class RedisStore:
     def load(self, name: str) -> Snapshot:
         fields = ("state", "failures", "opened_at", "probe_at")
         state, failures, opened, probe = self.client.hmget(self.prefix + name, *fields)
-        return Snapshot((state or b"closed").decode(), int(failures or 0), _num(opened), _num(probe))
+        return Snapshot(_text(state) or "closed", int(failures or 0), _num(opened), _num(probe))
 
     def failure(self, name: str, threshold: int, error: str) -> Transition | None:
         changed, before, n = self._failure(keys=[self.prefix + name], args=[threshold, error[:2000], self._now()])

@@ -25,6 +25,9 @@ class ExchangeError(Exception):
 class TransientExchangeError(ExchangeError):
     """Network trouble, timeouts, 5xx, 429: safe to retry for reads."""
 
+    # A lost order answer: when the exchange drops the request unexecuted (x-gate-exptime), if known.
+    request_expires_at: datetime | None = None
+
 
 class RateLimited(TransientExchangeError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:

@@ -17,6 +17,7 @@ minimums before anything is sent.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -294,7 +295,7 @@ class GateBroker:
     def _ticker(symbol: str, info: dict) -> Ticker:
         return Ticker(
             symbol=symbol,
-            last=gateio.dec(info["last"]),
+            last=Decimal(str(info["last"])),  # always sent; a malformed one is a failed read (_translated)
             bid=gateio.dec(info.get("highest_bid")),
             ask=gateio.dec(info.get("lowest_ask")),
             timestamp=datetime.now().astimezone(),
@@ -320,9 +321,11 @@ class GateBroker:
                 "from": start,
                 "to": min(last, start + step * (CANDLE_PAGE - 1)),
             }
-            page = self._read(
-                "public", lambda r=request: gateio.parse_candles(self.client.publicSpotGetCandlesticks(r))
-            )
+
+            def read_page(r: dict[str, Any] = request) -> list[Candle]:
+                return gateio.parse_candles(self.client.publicSpotGetCandlesticks(r))
+
+            page = self._read("public", read_page)
             candles.update((c.time, c) for c in page if since <= c.time < until)
         return [candles[t] for t in sorted(candles)]
 
@@ -453,7 +456,11 @@ class GateBroker:
         result: dict[str, PairOpenOrders] = {}
         for row in rows:
             symbol = gateio.to_unified(row["currency_pair"])
-            orders = self._translated(lambda r=row: [gateio.parse_order(o) for o in r.get("orders") or []], write=False)
+
+            def parse_orders(r: dict[str, Any] = row) -> list[ExchangeOrder]:
+                return [gateio.parse_order(o) for o in r.get("orders") or []]
+
+            orders = self._translated(parse_orders, write=False)
             total = gateio.dec(row.get("total"))
             count = int(total) if total is not None else None
             if count is not None and len(orders) >= count:
@@ -512,7 +519,7 @@ class GateBroker:
         while end > first:
             start = max(first, end - step)
             window = {"from": start, "to": end}
-            items, _ = self._pages(lambda page, w=window: fetch(w, page), parse, key=key, limit=PAGE_LIMIT)
+            items, _ = self._pages(functools.partial(fetch, window), parse, key=key, limit=PAGE_LIMIT)
             for item in items:
                 seen.setdefault(key(item), item)
             end = start
@@ -524,7 +531,11 @@ class GateBroker:
         """Every page until one shorter than `limit`; (items, True when that short page was reached)."""
         seen: dict[str, Any] = {}
         for page in range(1, MAX_PAGES + 1):
-            rows = self._read("private_reads", lambda page=page: [parse(row) for row in fetch_page(page)])
+
+            def read_page(p: int = page) -> list:
+                return [parse(row) for row in fetch_page(p)]
+
+            rows = self._read("private_reads", read_page)
             for item in rows:
                 seen.setdefault(key(item), item)
             if len(rows) < limit:

@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from typing import overload
 
 import numpy as np
 
@@ -100,6 +101,10 @@ def round_price(value: Decimal, places: int) -> Decimal:
 # --- Gate.io JSON -> our dataclasses (from the raw strings, never from ccxt's floats) ---------------
 
 
+@overload
+def dec(value: object, default: Decimal) -> Decimal: ...
+@overload
+def dec(value: object, default: None = None) -> Decimal | None: ...
 def dec(value: object, default: Decimal | None = None) -> Decimal | None:
     """A Decimal from Gate.io's string (or int) field; `default` when absent or empty."""
     if value is None or value == "":
@@ -232,8 +237,8 @@ def with_fills_from_trades(order: ExchangeOrder, trades: list[ExchangeTrade]) ->
 
 def parse_trade(info: dict) -> ExchangeTrade:
     """One row of `GET /spot/my_trades`; the fee is in the currency Gate.io charged (GT / points when used)."""
-    price = dec(info["price"])
-    amount = dec(info["amount"])
+    price = Decimal(str(info["price"]))  # always sent
+    amount = Decimal(str(info["amount"]))
     fee, fee_currency = dec(info.get("fee"), Decimal(0)), info.get("fee_currency") or ""
     for key, currency in (("gt_fee", "GT"), ("point_fee", "POINT")):
         extra = dec(info.get(key), Decimal(0))

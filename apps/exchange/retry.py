@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity import RetryCallState, Retrying, nap, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from apps.exchange.broker import OutcomeUnknown, RateLimited, RateLimitWaitExceeded, TransientExchangeError
@@ -49,9 +50,11 @@ class _BackoffOrRetryAfter:
         return delay
 
 
-def _stopping(state: RetryCallState) -> bool:
+class _StopRequested(stop_base):
     """A worker asked to stop does not wait to retry: the next run reads again."""
-    return stop_requested()
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return stop_requested()
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -74,13 +77,12 @@ def call_read(
     sleep: Callable[[float], None] | None = None,
 ) -> T:
     """Call a safe read, retrying transient failures; the last failure is raised as is."""
-    kwargs = {"sleep": sleep} if sleep is not None else {}
     retrying = Retrying(
         retry=retry_if_exception(is_retryable),
-        stop=stop_after_attempt(attempts) | stop_after_delay(MAX_DELAY_SEC) | _stopping,
+        stop=stop_after_attempt(attempts) | stop_after_delay(MAX_DELAY_SEC) | _StopRequested(),
         wait=_BackoffOrRetryAfter(initial, maximum),
         before_sleep=_log_retry,
         reraise=True,
-        **kwargs,
+        sleep=sleep or nap.sleep,  # tenacity's own default
     )
     return retrying(fn)

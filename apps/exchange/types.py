@@ -76,16 +76,18 @@ class Candles(list):
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(open times as int64 microseconds since the epoch, float64 rows open, high, low, close, volume
         of shape (5, n)). Raises TypeError / ValueError / ArithmeticError for values that are not numbers."""
-        if self._values is None or self._values.shape[1] != len(self):
+        times, values = self._times_us, self._values
+        if times is None or values is None or values.shape[1] != len(self):
             count = len(self)
             times = np.fromiter((epoch_us(c.time) for c in self), dtype=np.int64, count=count)
-            values = np.fromiter(
+            flat = np.fromiter(
                 (float(x) for c in self for x in (c.open, c.high, c.low, c.close, c.volume)),
                 dtype=np.float64,
                 count=5 * count,
             )
-            self._times_us, self._values = times, values.reshape(count, 5).T.copy()
-        return self._times_us, self._values
+            values = flat.reshape(count, 5).T.copy()
+            self._times_us, self._values = times, values
+        return times, values
 
 
 @dataclass(frozen=True)

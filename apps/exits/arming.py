@@ -134,7 +134,7 @@ def exit_sync_many(*, changes: list[tuple[Position, list[Fill]]], actor: Actor) 
                     continue
                 stop, take = exit_levels(position.symbol, entry)
                 if exit is None:
-                    out[-1] = ProtectiveExit(
+                    out[-1] = created = ProtectiveExit(
                         position=position,
                         symbol=position.symbol,
                         entry_price=entry,
@@ -142,7 +142,7 @@ def exit_sync_many(*, changes: list[tuple[Position, list[Fill]]], actor: Actor) 
                         take_profit_price=take,
                         armed_at=now,
                     )
-                    arm.append(out[-1])
+                    arm.append(created)
                     continue
                 before = _snapshot(exit)
                 exit.entry_price, exit.stop_loss_price, exit.take_profit_price = entry, stop, take

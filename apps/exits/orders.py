@@ -199,12 +199,12 @@ def send_claimed(
         ProtectiveExit.objects.bulk_update([exit for exit, _ in together], ["exit_order", "updated_at"])
 
     placed = orders_place_many(orders=[order for _, order in together], broker=broker, actor=actor, in_transaction=link)
-    for (exit, _), order in zip(together, placed, strict=True):
-        if order is None:
+    for (exit, _), sent in zip(together, placed, strict=True):
+        if sent is None:
             alone.append(exit.pk)
             continue
         result.orders_sent += 1
-        if order.status != OrderStatus.FILLED:
+        if sent.status != OrderStatus.FILLED:
             alone.append(exit.pk)  # rejected, resting or unknown: send_attempt records it (and fails the last one)
     for exit_id in sorted(alone):
         run_safely(

@@ -76,7 +76,7 @@ class ExitsPassResult:
 
 def _decide(rows: list[tuple], prices: dict[str, Decimal]) -> list[tuple[int, str, Decimal]]:
     """(exit id, reason, last) of every armed exit the prices cross. Pure Python over value tuples."""
-    hits = []
+    hits: list[tuple[int, str, Decimal]] = []
     for exit_id, symbol, stop, take in rows:
         last = prices.get(symbol)
         if last is None:

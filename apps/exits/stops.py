@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError
@@ -35,7 +36,7 @@ POLL_MAX_PER_PASS = 20
 # Gate.io spells it both ways (the SDK `cancelled`, a real recorded price order `canceled`); the parser
 # already writes `cancelled`, this keeps either meaning "gone" wherever a status comes from.
 GONE = frozenset({"cancelled", "canceled", "expired", "failed"})
-CLEARED = {
+CLEARED: dict[str, Any] = {
     "exchange_stop_order_id": "",
     "exchange_stop_client_id": "",
     "exchange_stop_price": None,
@@ -86,6 +87,8 @@ def _read_after_cancel(exit: ProtectiveExit, broker: Broker) -> TriggerOrder | N
 
 def adopt_fired(*, exit: ProtectiveExit, stop: TriggerOrder, broker: Broker, actor: Actor) -> Order:
     """The exchange sold for us: that order becomes the exit's order; its fills close the position."""
+    if not stop.fired_order_id:
+        raise ValueError(f"stop {stop.exchange_order_id} of exit {exit.pk} has not fired: nothing to adopt")
     intent = exit_intent(exit.pk, "stop")
     order = Order.objects.filter(venue=exit.position.venue, exchange_order_id=stop.fired_order_id).first()
     if order is None:

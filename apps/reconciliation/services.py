@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -343,8 +345,10 @@ def _reconcile_symbol(
     # Everything is read: from here on only the database is touched, one order per transaction.
 
     # Our own client ids (t-tb-…) are unique per order: a second exchange order carrying one was sent twice.
-    duplicate_texts = {ex.client_order_id for _, ex in pairs if (ex.client_order_id or "").startswith(CLIENT_ID_PREFIX)}
-    steps = [
+    duplicate_texts = {
+        ex.client_order_id for _, ex in pairs if ex.client_order_id and ex.client_order_id.startswith(CLIENT_ID_PREFIX)
+    }
+    steps: list[tuple[int | str, Callable[[], Any]]] = [
         *((order.pk, lambda o=order, e=ex: healing.heal_matched(ctx, o.pk, e, _trades(view, e))) for order, ex in work),
         *(
             (

@@ -14,9 +14,12 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from apps.exchange import services as exchange_services
 from apps.exchange.broker import ExchangeError
 from apps.reports import selectors
 from apps.reports.forms import COMMON_ZONES, PnlForm, TradesForm
+from apps.trading.models import Position
+from apps.trading.venues import current_venue
 
 TRADES_PER_PAGE = 50
 PAGES = (  # (url name, title) in the section's menu
@@ -46,11 +49,9 @@ def index(request: HttpRequest, site) -> HttpResponse:
 
 
 def balances(request: HttpRequest, site) -> HttpResponse:
-    from apps.exchange.services import get_broker
-
     report, error = None, None
     try:
-        report = selectors.balances_report(broker=get_broker())
+        report = selectors.balances_report(broker=exchange_services.get_broker())
     except ValueError as exc:  # MODE=backtest: no broker
         error = str(exc)
     except ExchangeError as exc:
@@ -114,9 +115,6 @@ def performance(request: HttpRequest, site) -> HttpResponse:
 
 
 def trades(request: HttpRequest, site) -> HttpResponse:
-    from apps.trading.models import Position
-    from apps.trading.venues import current_venue
-
     form = TradesForm(request.GET)
     symbol, page = None, 1
     if form.is_valid():

@@ -138,8 +138,8 @@ def risk_check(
                 message="exit: never blocked by entry rules",
                 details={"position_id": position.pk},
             )
-        block = RiskBlock(rule="no_position", message=f"nothing to sell: no open {symbol} position (spot only)")
-        return _blocked(block=block, symbol=symbol, side=side, now=now, decision=decision, actor=actor)
+        nothing = RiskBlock(rule="no_position", message=f"nothing to sell: no open {symbol} position (spot only)")
+        return _blocked(block=nothing, symbol=symbol, side=side, now=now, decision=decision, actor=actor)
 
     limits = limits or risk_limits()
     ctx = RiskContext(
@@ -154,6 +154,7 @@ def risk_check(
         equity=equity,
         requested=requested,
     )
+    block: RiskBlock | None = None
     for rule in DEFAULT_RULES if rules is None else rules:
         try:
             block = rule.check(ctx)

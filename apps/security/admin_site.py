@@ -21,6 +21,7 @@ class SecureAdminSiteMixin(admin.AdminSite):
         self.login_form = OtpLoginForm
 
     def has_permission(self, request: HttpRequest) -> bool:
+        # app registry: this site is made before the apps are ready, and otp's module imports models
         from apps.security import otp
 
         if not super().has_permission(request):
@@ -29,6 +30,7 @@ class SecureAdminSiteMixin(admin.AdminSite):
         return not otp.otp_required(user) or otp.is_verified(user)
 
     def get_urls(self):
+        # app registry: as above, the views' modules import models
         from apps.security.reauth import reauth_view
         from apps.security.views import otp_setup_view
 

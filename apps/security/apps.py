@@ -7,6 +7,7 @@ class SecurityConfig(AppConfig):
     verbose_name = "Security"
 
     def ready(self) -> None:
+        # app registry: the signal handlers' module imports models, importable once apps are ready
         from apps.security import lockout
 
         lockout.connect()

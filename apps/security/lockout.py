@@ -7,11 +7,14 @@ import logging
 from typing import Any
 
 from axes.signals import user_locked_out
-from django.contrib.auth.signals import user_login_failed
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 
 from apps.audit.actors import Actor
 from apps.audit.services import audit_record
 from apps.monitoring import metrics
+from apps.notifications import notify
+from apps.security.middleware import remember_login
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +43,6 @@ def on_locked_out(
     sender: Any, request: Any = None, username: str | None = None, ip_address: str | None = None, **kwargs: Any
 ) -> None:
     """django-axes locked a user or an address out (sent again for each attempt during the lockout)."""
-    from django.conf import settings
-
-    from apps.telegram_bot.alerts import alert_send
-
     name = str(username or "")[:150]
     metrics.ADMIN_LOCKOUTS.inc()
     audit_record(
@@ -54,7 +53,7 @@ def on_locked_out(
         message=f"locked out for {settings.ADMIN_LOGIN_COOLOFF_MIN} min: user {name!r} from {ip_address}",
     )
     log.warning("admin login locked out: user %r from %s", name, ip_address)
-    alert_send(
+    notify(
         kind="admin_lockout",
         text=(
             f"Admin login locked out: user {name!r} from {ip_address} after {settings.ADMIN_LOGIN_FAILURE_LIMIT} "
@@ -66,10 +65,6 @@ def on_locked_out(
 
 
 def connect() -> None:
-    from django.contrib.auth.signals import user_logged_in
-
-    from apps.security.middleware import remember_login
-
     user_logged_in.connect(remember_login, dispatch_uid="security.remember_login")
     user_login_failed.connect(on_login_failed, dispatch_uid="security.login_failed")
     user_locked_out.connect(on_locked_out, dispatch_uid="security.locked_out")

@@ -7,6 +7,7 @@ server); once in, `/admin/security/otp/` adds an authenticator app or new recove
 
 from __future__ import annotations
 
+from base64 import b32encode
 from typing import Any
 
 import django_otp
@@ -158,8 +159,6 @@ def qr_svg(device: TOTPDevice) -> str:
 
 def secret_text(device: TOTPDevice) -> str:
     """The shared secret in base32 groups of four, for apps where the QR code cannot be scanned."""
-    from base64 import b32encode
-
     text = b32encode(device.bin_key).decode().rstrip("=")
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 

@@ -17,8 +17,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
 from django import forms
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -47,8 +49,6 @@ LOCKED_TEXT = "Too many wrong attempts: this account is locked for a while (READ
 
 def locked_out(request: HttpRequest, username: str) -> bool:
     """Whether django-axes holds this user or this address locked out (the same lock as the login)."""
-    from axes.handlers.proxy import AxesProxyHandler
-
     return AxesProxyHandler.is_locked(request, {"username": username})
 
 
@@ -126,8 +126,6 @@ def reauth_page(
     extra: dict[str, Any] | None = None,
 ) -> TemplateResponse:
     """The form asking for the password (and code); it posts the original fields back to this URL."""
-    from django.contrib import admin
-
     context = {
         **admin.site.each_context(request),
         "title": "Confirm it is you",

@@ -23,7 +23,7 @@ class AlertKind(StrEnum):
     HEALTH_UP = "health_up"
 
 
-TITLES = {
+TITLES: dict[str, str] = {  # AlertKind members are str: a kind looks its title up by its value
     AlertKind.DRAWDOWN_STOP: "Drawdown stop: trading halted",
     AlertKind.EXIT_TRIGGERED: "Protective exit triggered",
     AlertKind.EXIT_FILLED: "Protective exit filled",

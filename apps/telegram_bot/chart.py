@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from io import BytesIO
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -18,7 +19,8 @@ def equity_chart_png(curve: list[tuple[datetime, Decimal]], *, title: str, curre
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     if curve:
-        times = [moment for moment, _ in curve]
+        # matplotlib plots datetimes through its units registry; its stubs only name arrays of numbers.
+        times: Any = [moment for moment, _ in curve]
         equity = [float(value) for _, value in curve]
         peak, running = [], float("-inf")
         for value in equity:

@@ -61,6 +61,19 @@ def closeall_preview() -> str | None:
     return f"Close all {len(positions)} open positions at market? {listed}{more}"
 
 
+def entries_stop(*, chat_id: int, reason: str) -> str:
+    """/stopentry: the kill switch on (audited as trading.pause by this chat), unless entries are already
+    stopped — then nothing changes (a risk rule's halt keeps its rule, so /resume still resets what it must)."""
+    status = trading_status()
+    if status.halted:
+        return f"Entries already stopped: {status.why}. Exits keep running; /resume allows entries again."
+    trading_pause(actor=Actor.telegram(chat_id), reason=reason)
+    return (
+        f"⏸ Entries stopped (kill switch on): {reason}. Open positions keep their stop-loss and take-profit; "
+        "/resume allows entries again."
+    )
+
+
 def confirmation_request(*, action: str, argument: str, chat_id: int, user_id: int | None) -> Confirmation:
     assert action in ACTIONS, action
     return Confirmation.objects.create(

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -31,13 +32,14 @@ from apps.telegram_bot.confirmations import (
     closeall_preview,
     confirmation_decide,
     confirmation_request,
+    entries_stop,
 )
 from apps.telegram_bot.metrics import metric_inc
 from apps.telegram_bot.parsing import USAGE, UsageError
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 CALLBACK_PREFIX = "cf"
 
 
@@ -91,8 +93,26 @@ async def allow_list_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     raise ApplicationHandlerStop
 
 
-async def _reply(update: Update, text: str, **kwargs) -> None:
-    await update.effective_message.reply_text(text, disable_web_page_preview=True, **kwargs)
+def _args(context: ContextTypes.DEFAULT_TYPE) -> list[str]:
+    """A command's arguments (python-telegram-bot leaves them None outside commands)."""
+    return list(context.args or [])
+
+
+def _chat_id(update: Update) -> int:
+    """The chat of a command or button (every update these handlers are registered for has one)."""
+    if update.effective_chat is None:
+        raise ValueError("a Telegram update without a chat")
+    return update.effective_chat.id
+
+
+def _message(update: Update) -> Message:
+    if update.effective_message is None:
+        raise ValueError("a Telegram command without a message")
+    return update.effective_message
+
+
+async def _reply(update: Update, text: str, **kwargs: Any) -> None:
+    await _message(update).reply_text(text, disable_web_page_preview=True, **kwargs)
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -119,7 +139,7 @@ def command(name: str) -> Callable[[Handler], Handler]:
 
 
 async def _trading_refused(update: Update, name: str) -> bool:
-    chat_id = update.effective_chat.id
+    chat_id = _chat_id(update)
     if chat_id in settings.TELEGRAM_TRADING_CHAT_IDS:
         return False
     user = update.effective_user
@@ -141,25 +161,25 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 @command("status")
 async def status_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    parsing.no_args(context.args)
+    parsing.no_args(_args(context))
     await _reply(update, await run_sync(replies.status_text))
 
 
 @command("health")
 async def health_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    parsing.no_args(context.args)
+    parsing.no_args(_args(context))
     await _reply(update, await run_sync(replies.health_text))
 
 
 @command("eval")
 async def eval_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    symbol, timeframe, limit = parsing.eval_args(context.args)
+    symbol, timeframe, limit = parsing.eval_args(_args(context))
     await _reply(update, await _signal_call(replies.eval_text, symbol, timeframe, limit))
 
 
 @command("why")
 async def why_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    symbol, timeframe, limit = parsing.eval_args(context.args)
+    symbol, timeframe, limit = parsing.eval_args(_args(context))
     await _reply(update, await _signal_call(replies.why_text, symbol, timeframe, limit))
 
 
@@ -175,32 +195,34 @@ async def _signal_call(function: Callable[..., str], *args) -> str:
 
 @command("profit")
 async def profit_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    symbol = parsing.optional_symbol(context.args)
+    symbol = parsing.optional_symbol(_args(context))
     caption, png = await run_sync(replies.profit_report, symbol)
-    await update.effective_message.reply_photo(photo=png, caption=caption, filename="pnl.png")
+    await _message(update).reply_photo(photo=png, caption=caption, filename="pnl.png")
 
 
 @command("positions")
 async def positions_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    symbol = parsing.optional_symbol(context.args)
+    symbol = parsing.optional_symbol(_args(context))
     await _reply(update, await run_sync(replies.positions_text, symbol))
 
 
 @command("exits")
 async def exits_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    parsing.no_args(context.args)
-    await _reply(update, await run_sync(replies.exits_text))
+    """The protective exits now, then Freqtrade's /exits: closed trades per exit reason."""
+    parsing.no_args(_args(context))
+    exits, reasons = await run_sync(replies.exits_text), await run_sync(reports.exit_reasons_text)
+    await _reply(update, f"{exits}\n\n{reasons}")
 
 
 @command("metrics")
 async def metrics_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    parsing.no_args(context.args)
+    parsing.no_args(_args(context))
     await _reply(update, await run_sync(replies.metrics_text))
 
 
 @command("test")
 async def test_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    parsing.no_args(context.args)
+    parsing.no_args(_args(context))
     await _reply(update, await run_sync(replies.smoke_test_text))
 
 
@@ -210,7 +232,7 @@ async def _ask(update: Update, action: str, argument: str, question: str) -> Non
         confirmation_request,
         action=action,
         argument=argument,
-        chat_id=update.effective_chat.id,
+        chat_id=_chat_id(update),
         user_id=user.id if user else None,
     )
     keyboard = InlineKeyboardMarkup(
@@ -228,7 +250,7 @@ async def _ask(update: Update, action: str, argument: str, question: str) -> Non
 async def pause_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await _trading_refused(update, "pause"):
         return
-    reason = parsing.reason(context.args, "paused from Telegram")
+    reason = parsing.reason(_args(context), "paused from Telegram")
     await _ask(update, "pause", reason, f"Pause trading (kill switch on)? Reason: {reason}")
 
 
@@ -236,7 +258,7 @@ async def pause_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def resume_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await _trading_refused(update, "resume"):
         return
-    reason = parsing.reason(context.args, "resumed from Telegram")
+    reason = parsing.reason(_args(context), "resumed from Telegram")
     await _ask(update, "resume", reason, f"Resume trading (kill switch off)? Reason: {reason}")
 
 
@@ -244,7 +266,7 @@ async def resume_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await _trading_refused(update, "close"):
         return
-    position_id = parsing.position_id(context.args)
+    position_id = parsing.position_id(_args(context))
     question = await run_sync(close_preview, position_id)
     await _ask(update, "close", str(position_id), question)
 
@@ -253,7 +275,7 @@ async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def closeall_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await _trading_refused(update, "closeall"):
         return
-    parsing.no_args(context.args)
+    parsing.no_args(_args(context))
     question = await run_sync(closeall_preview)
     if question is None:
         await _reply(update, "No open positions to close.")
@@ -263,14 +285,14 @@ async def closeall_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 @command("balance")
 async def balance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    parsing.no_args(context.args)
+    parsing.no_args(_args(context))
     await _reply(update, await run_sync(reports.balance_text))
 
 
 def _period_command(name: str, period: str) -> Handler:
     @command(name)
     async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        count, zone = parsing.period_args(context.args, name)
+        count, zone = parsing.period_args(_args(context), name)
         await _reply(update, await run_sync(reports.period_text, period, count, zone))
 
     handler.__name__ = f"{name}_command"
@@ -284,33 +306,51 @@ monthly_command = _period_command("monthly", "month")
 
 @command("performance")
 async def performance_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    parsing.no_args(context.args)
+    parsing.no_args(_args(context))
     await _reply(update, await run_sync(reports.performance_text))
+
+
+@command("entries")
+async def entries_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parsing.no_args(_args(context))
+    await _reply(update, await run_sync(reports.entries_text))
+
+
+@command("stopentry")
+async def stopentry_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop opening positions now (the kill switch); exits keep managing the open ones. No confirmation: it
+    never sends an order, and undoing it (/resume) asks for one."""
+    if await _trading_refused(update, "stopentry"):
+        return
+    reason = parsing.reason(_args(context), "entries stopped from Telegram")
+    await _reply(update, await run_sync(entries_stop, chat_id=_chat_id(update), reason=reason))
 
 
 @command("trades")
 async def trades_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    count = parsing.trades_count(context.args)
+    count = parsing.trades_count(_args(context))
     await _reply(update, await run_sync(reports.trades_text, count))
 
 
 @command("version")
 async def version_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    parsing.no_args(context.args)
+    parsing.no_args(_args(context))
     await _reply(update, reports.version_text())
 
 
 async def confirmation_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
+    query: CallbackQuery | None = update.callback_query
+    if query is None:
+        return
     parts = str(query.data or "").split(":")
     if len(parts) != 3 or parts[2] not in ("y", "n"):
         await query.answer("Unknown button.")
         return
     confirm = parts[2] == "y"
-    if confirm and update.effective_chat.id not in settings.TELEGRAM_TRADING_CHAT_IDS:
+    if confirm and _chat_id(update) not in settings.TELEGRAM_TRADING_CHAT_IDS:
         await run_sync(
             _refusal_record,
-            update.effective_chat.id,
+            _chat_id(update),
             "telegram.trading_refused",
             _attempt(update),
             str(query.from_user.id),
@@ -320,7 +360,7 @@ async def confirmation_button(update: Update, context: ContextTypes.DEFAULT_TYPE
     outcome = await run_sync(
         confirmation_decide,
         nonce=parts[1],
-        chat_id=update.effective_chat.id,
+        chat_id=_chat_id(update),
         user_id=query.from_user.id,
         confirm=confirm,
     )
@@ -368,6 +408,8 @@ COMMANDS: dict[str, Handler] = {
     "weekly": weekly_command,
     "monthly": monthly_command,
     "performance": performance_command,
+    "entries": entries_command,
+    "stopentry": stopentry_command,
     "trades": trades_command,
     "version": version_command,
 }

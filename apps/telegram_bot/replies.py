@@ -38,16 +38,17 @@ HELP = """tradebot commands
 /why [SYMBOL] [TF] [LIMIT] — the latest decision and why (fresh one if LIMIT is given)
 /profit [SYMBOL] — PnL statistics and the equity chart
 /positions [SYMBOL] — open positions
-/exits — protective exits (stop-loss / take-profit)
+/exits — protective exits (stop-loss / take-profit) and performance per exit reason
 /metrics — key figures of the last 24 hours
 /test — smoke test: database, exchange, Redis, Celery
 /balance — balances per currency and their value in the quote currency
 /daily [N] [TZ], /weekly [N] [TZ], /monthly [N] [TZ] — realized PnL per day / week / month (TZ e.g. Europe/Berlin)
 /performance — trades, win rate and PnL per pair, entry rule and exit reason
+/entries — performance per entry rule
 /trades [N] — the last closed trades: entry, exit, PnL, fees
 /version — tradebot version and mode
-Operators (trading chats): /pause [REASON], /resume [REASON], /close POSITION_ID, /closeall —
-each asks for confirmation."""
+Operators (trading chats): /stopentry [REASON] — stop opening positions now (exits keep running);
+/pause [REASON], /resume [REASON], /close POSITION_ID, /closeall — each asks for confirmation."""
 
 
 def num(value: Decimal | float | int | None, places: int | None = None) -> str:

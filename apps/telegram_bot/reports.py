@@ -1,7 +1,10 @@
-"""What the report commands answer (/balance, /daily, /weekly, /monthly, /performance, /trades, /version):
+"""What the report commands answer (/balance, /daily, /weekly, /monthly, /performance, /entries, /exits, /trades,
+/version):
 sync functions over `apps.reports.selectors` that shape the text. Nothing here knows about Telegram objects."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -46,24 +49,44 @@ def period_text(period: str, count: int, tz: str | None) -> str:
         bar = ("▇" if row.realized_pnl >= 0 else "▁") * round(BAR_WIDTH * abs(row.realized_pnl) / widest)
         label = row.start.strftime("%Y-%m") if period == "month" else row.start.isoformat()
         lines.append(f"{label} {signed(row.realized_pnl):>10} · {row.trades} trades {bar}".rstrip())
-    total = sum((r.realized_pnl for r in rows), 0)
+    total = sum((r.realized_pnl for r in rows), Decimal(0))
     lines.append(f"total {signed(total)} over {sum(r.trades for r in rows)} trades")
     return _fit(lines)
 
 
+GROUP_TITLES = {"pair": "per pair", "entry_rule": "per entry rule", "exit_reason": "per exit reason"}
+
+
+def _performance_lines(by: str) -> list[str]:
+    rows = selectors.performance(by=by)
+    lines = [f"Performance {GROUP_TITLES[by]}"]
+    if not rows:
+        return [*lines, "no closed trade yet"]
+    for r in rows[:15]:
+        lines.append(
+            f"{r.key}: {r.trades} trades, win {num(r.win_rate, 1)}% · PnL {signed(r.pnl)} · avg {signed(r.average)}"
+        )
+    return lines
+
+
 def performance_text() -> str:
-    lines = []
-    for by, title in (("pair", "per pair"), ("entry_rule", "per entry rule"), ("exit_reason", "per exit reason")):
-        rows = selectors.performance(by=by)
-        lines.append(f"Performance {title}")
-        if not rows:
-            lines.append("no closed trade yet")
-            break
-        for r in rows[:15]:
-            lines.append(
-                f"{r.key}: {r.trades} trades, win {num(r.win_rate, 1)}% · PnL {signed(r.pnl)} · avg {signed(r.average)}"
-            )
+    lines: list[str] = []
+    for by in GROUP_TITLES:
+        group = _performance_lines(by)
+        lines.extend(group)
+        if group[-1] == "no closed trade yet":
+            break  # no trade at all: the other groups would say the same
     return _fit(lines)
+
+
+def entries_text() -> str:
+    """/entries: Freqtrade's per-entry-rule performance (the decision's policy rule, or operator / external)."""
+    return _fit(_performance_lines("entry_rule"))
+
+
+def exit_reasons_text() -> str:
+    """The per-exit-reason performance (stop_loss, take_profit, exchange_stop, signal, operator)."""
+    return _fit(_performance_lines("exit_reason"))
 
 
 def trades_text(count: int) -> str:

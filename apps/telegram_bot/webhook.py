@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -61,8 +62,8 @@ class WebhookRunner:
 
     def get(self) -> tuple[Application, asyncio.AbstractEventLoop]:
         with self._lock:
-            if self._application is None or self._pid != os.getpid():  # a forked worker starts its own
-                self._application, self._loop = self._start()
+            if self._application is None or self._loop is None or self._pid != os.getpid():
+                self._application, self._loop = self._start()  # a forked worker starts its own
                 self._pid = os.getpid()
             return self._application, self._loop
 
@@ -97,6 +98,7 @@ def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):

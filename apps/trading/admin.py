@@ -1,3 +1,5 @@
+import functools
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -19,6 +21,13 @@ class FillInline(ReadOnlyTabularInline):
 
 
 ORIGIN_SHORT = {"protective_exit": "exit", "external": "imported"}  # the list's narrow column; full in the detail
+
+
+def _close_sent_text(position: Position, order: Order) -> str:
+    return (
+        f"Market sell of {show_decimal(order, 'amount')} sent to close position #{position.pk} {position.symbol}: "
+        f"order {order.get_status_display().lower()}"
+    )
 
 
 def _live_warning() -> list[str]:
@@ -228,10 +237,7 @@ class PositionAdmin(CsvExportMixin, ReadOnlyAdmin):
                 "position.close",
                 close_position(position),
                 obj=position,
-                success=lambda order, p=position: (
-                    f"Market sell of {show_decimal(order, 'amount')} sent to close position #{p.pk} {p.symbol}: "
-                    f"order {order.get_status_display().lower()}"
-                ),
+                success=functools.partial(_close_sent_text, position),
                 failure=f"Could not close position #{position.pk} {position.symbol}",
             )
         return None

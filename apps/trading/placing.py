@@ -190,7 +190,8 @@ def place_requested_order(
     except DatabaseError as exc:
         log.warning("order request not recorded (%s): nothing was sent", exc)
         _fresh_connection()
-        raise NotSent(f"the database failed before the order was sent ({type(exc).__name__}); retry") from exc
+        # `type` is the order type here: the builtin is out of reach (calling it raised TypeError instead).
+        raise NotSent(f"the database failed before the order was sent ({exc.__class__.__name__}); retry") from exc
     try:
         sent = order_submit(order=order, broker=broker, actor=actor)
     except DatabaseError as exc:

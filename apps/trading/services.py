@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import logging
 import secrets
@@ -354,13 +355,13 @@ def order_transition(
             _count_transition(before["status"], order)
             return order
     except IllegalTransition as exc:
-        current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first() or "missing"
+        status_now = Order.objects.filter(pk=order_id).values_list("status", flat=True).first() or "missing"
         audit_record(
             actor=actor,
             action="order.transition_refused",
             object_type="trading.order",
             object_id=str(order_id),
-            before={"status": current},
+            before={"status": status_now},
             after={"status": to},
             message=str(exc),
         )
@@ -506,6 +507,7 @@ def fills_record(
     Returns (the order as recorded, the fills this call recorded). Each row is read once, under its lock."""
     news = OrderNews(order, reports, status, reason, exchange_order_id, changes)
     fills_record_many(news=[news], actor=actor, by_reconciliation=by_reconciliation)
+    assert news.recorded is not None  # fills_record_many sets it for every news
     return news.recorded, news.fills
 
 
@@ -552,7 +554,7 @@ def _fills_record_many(news: list[OrderNews], actor: Actor, by_reconciliation: b
                 )
             )
         seen = {row[0] for row in known}
-        changed: dict[str, set[str]] = {}
+        changed: dict[int, set[str]] = {}
         all_new: list[Fill] = []
         for item in news:
             order = locked[item.order.pk]
@@ -589,7 +591,7 @@ def _fills_record_many(news: list[OrderNews], actor: Actor, by_reconciliation: b
                     )
                 )
             item.recorded, item.fills = order, new
-            steps = []
+            steps: list[tuple[str, str]] = []
             if new:
                 mine = [row[2:] for row in known if row[1] == order.pk]
                 mine += [(f.amount, f.cost, f.fee, f.fee_currency, f.executed_at, 10**18) for f in new]
@@ -602,7 +604,7 @@ def _fills_record_many(news: list[OrderNews], actor: Actor, by_reconciliation: b
                 for f in new:
                     after = {"trade_id": f.exchange_trade_id, "amount": str(f.amount), "price": str(f.price)}
                     entries.append(audit_entry(actor=actor, action="fill.apply", obj=order, after=after))
-                    transaction.on_commit(lambda side=order.side: _count_fill(side))
+                    transaction.on_commit(functools.partial(_count_fill, order.side))
                 if order.status != OrderStatus.UNKNOWN and not order.is_terminal:
                     complete = order.amount is not None and order.filled >= order.amount
                     target = OrderStatus.FILLED if complete else OrderStatus.PARTIALLY_FILLED
@@ -641,7 +643,7 @@ def _fills_record_many(news: list[OrderNews], actor: Actor, by_reconciliation: b
             columns = sorted(set().union(*changed.values()))
             Order.objects.bulk_update([locked[pk] for pk in sorted(changed)], columns)
         audit_record_many(entries)
-        position_ids = sorted({locked[n.order.pk].position_id for n in news if n.fills} - {None})
+        position_ids = sorted({pid for n in news if n.fills and (pid := locked[n.order.pk].position_id) is not None})
         if position_ids:
             # After the orders' rows: the positions' fills are read through their orders.
             positions = list(Position.objects.select_for_update().filter(pk__in=position_ids).order_by("pk"))

@@ -13,6 +13,7 @@ reconciliation. Every status change goes through apps.trading.services.order_tra
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -63,12 +64,19 @@ SEARCH_MARGIN = timedelta(minutes=2)
 RATE_LIMIT_RETRIES = (0.5, 1.0)
 
 
+def _client_id(order: Order) -> str:
+    """Every order sent from here has a client id (only orders imported from the exchange lack one)."""
+    if not order.client_order_id:
+        raise ValueError(f"order {order.pk} has no client_order_id: it was imported, not made here")
+    return order.client_order_id
+
+
 def _request(order: Order) -> OrderRequest:
     return OrderRequest(
         symbol=order.symbol,
         side=order.side,
         type=order.type,
-        client_order_id=order.client_order_id,
+        client_order_id=_client_id(order),
         amount=order.amount,
         quote_amount=order.quote_amount,
         price=order.price,
@@ -272,8 +280,10 @@ def orders_place_many(
         if answer is None:
             later.append((i, order, prepared, sent_at, error))
         elif trades is None:  # no fill: the exchange id with the status, one UPDATE of its own
-            placed[i] = _record_safely(order, lambda o=order, a=answer: _record(
-                order=o, answer=a, broker=broker, actor=actor, reason="exchange accepted"))  # fmt: skip
+            record = functools.partial(
+                _record, order=order, answer=answer, broker=broker, actor=actor, reason="exchange accepted"
+            )
+            placed[i] = _record_safely(order, record)
         else:
             news.append((i, _news(order, answer, trades, "exchange accepted")))
     for start in range(0, len(news), RECORD_BATCH):
@@ -283,9 +293,14 @@ def orders_place_many(
         except Exception:
             log.exception("answers of %s orders not recorded together: one by one", len(batch))
             for _, item in batch:
-                item.recorded = _record_safely(item.order, lambda item=item: fills_record(
-                    order=item.order, reports=item.reports, actor=actor, status=item.status, reason=item.reason,
-                    exchange_order_id=item.exchange_order_id, **item.changes)[0])  # fmt: skip
+
+                def record_one(item: OrderNews = item) -> Order:
+                    return fills_record(
+                        order=item.order, reports=item.reports, actor=actor, status=item.status, reason=item.reason,
+                        exchange_order_id=item.exchange_order_id, **item.changes,
+                    )[0]  # fmt: skip
+
+                item.recorded = _record_safely(item.order, record_one)
         for i, item in batch:
             placed[i] = item.recorded or item.order
     for i, order, prepared, sent_at, error in later:
@@ -375,10 +390,10 @@ def _wait_until(moment: datetime) -> bool:
 def _look_up(*, order: Order, broker: Broker, sent_at: datetime, settles_at: datetime) -> ExchangeOrder | None:
     """find_on_exchange; when nothing is found while the request could still execute or not be visible yet,
     wait until `settles_at` and look again."""
-    lookup = {"broker": broker, "symbol": order.symbol, "client_order_id": order.client_order_id}
-    found = find_on_exchange(**lookup, since=sent_at - SEARCH_MARGIN)
+    client_id, since = _client_id(order), sent_at - SEARCH_MARGIN
+    found = find_on_exchange(broker=broker, symbol=order.symbol, client_order_id=client_id, since=since)
     if found is None and _wait_until(settles_at):
-        found = find_on_exchange(**lookup, since=sent_at - SEARCH_MARGIN)
+        found = find_on_exchange(broker=broker, symbol=order.symbol, client_order_id=client_id, since=since)
     return found
 
 
@@ -498,13 +513,12 @@ def order_refresh(*, order: Order, broker: Broker, actor: Actor, by_reconciliati
     status and trades. An `unknown` order moves only with by_reconciliation=True."""
     order = Order.objects.get(pk=order.pk)
     check_venue(venue=order.venue, broker=broker, what=f"order {order.pk} ({order.client_order_id})")
+    answer: ExchangeOrder | None
     if order.exchange_order_id:
         answer = broker.fetch_order(order.symbol, order.exchange_order_id)
     else:
         since = (order.submitted_at or order.created_at) - SEARCH_MARGIN
-        answer = find_on_exchange(
-            broker=broker, symbol=order.symbol, client_order_id=order.client_order_id, since=since
-        )
+        answer = find_on_exchange(broker=broker, symbol=order.symbol, client_order_id=_client_id(order), since=since)
         if answer is None:
             return order
     return _record(

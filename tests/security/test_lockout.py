@@ -61,16 +61,15 @@ def test_the_lockout_is_per_address_across_users(operator, django_user_model):
     assert _login(client, "second", PASSWORD, ip="10.0.3.4").status_code == 302  # another address is fine
 
 
-def test_a_lockout_is_counted_and_alerted(operator, monkeypatch):
-    sent = []
-    monkeypatch.setattr("apps.telegram_bot.alerts.alert_send", lambda **kw: sent.append(kw) or True)
-    before = _value(metrics.ADMIN_LOCKOUTS)
+def test_a_lockout_is_counted_and_alerted(operator, side_effects):
     client = Client()
     for _ in range(5):
         _login(client, "operator", "wrong")
-    assert _value(metrics.ADMIN_LOCKOUTS) > before
-    assert sent and sent[0]["kind"] == "admin_lockout" and "operator" in sent[0]["text"]
+    assert side_effects.metric("admin_login_lockouts_total") >= 1
+    sent = [n for n in side_effects.notifications if n["kind"] == "admin_lockout"]
+    assert sent and "operator" in sent[0]["text"] and sent[0]["severity"] == "critical"
     assert "axes_reset_username operator" in sent[0]["text"]
+    assert "admin.lockout" in side_effects.audit_actions()
 
 
 @override_settings(AXES_FAILURE_LIMIT=2)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.audit.models import AuditLog
 from tests.api.fakes import paper_broker
 from tests.reports.conftest import round_trip
-from tests.telegram.conftest import READER_CHAT, message
+from tests.telegram.conftest import OPERATOR_CHAT, READER_CHAT, message
 from tests.telegram.test_operator_commands import buttons
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,7 +133,19 @@ def test_version_names_the_version_and_mode(tg, feed, settings):
 def test_help_lists_the_report_commands(tg, feed):
     feed(message("/help"))
     [text] = tg.texts()
-    for name in ("/balance", "/daily", "/weekly", "/monthly", "/performance", "/trades", "/version", "/closeall"):
+    for name in (
+        "/balance",
+        "/daily",
+        "/weekly",
+        "/monthly",
+        "/performance",
+        "/entries",
+        "/exits",
+        "/trades",
+        "/version",
+        "/closeall",
+        "/stopentry",
+    ):
         assert name in text
 
 
@@ -199,3 +211,68 @@ def test_closeall_with_nothing_open_asks_nothing(tg, feed):
     feed(message("/closeall"))
     assert tg.texts() == ["No open positions to close."]
     assert not any("reply_markup" in call.params for call in tg.sent("sendMessage"))
+
+
+def test_entries_shows_the_performance_per_entry_rule(tg, feed):
+    win, loss = _two_trades()
+    feed(message("/entries"), message("/entries now"))
+    entries, bad = tg.texts()
+    lines = entries.splitlines()
+    assert lines[0] == "Performance per entry rule"
+    assert lines[1] == f"trend_follow: 1 trades, win 100.0% · PnL {win.realized_pnl:+.2f} · avg {win.realized_pnl:+.2f}"
+    assert lines[2].startswith("mean_revert: 1 trades, win 0.0%") and len(lines) == 3
+    assert bad.startswith("Usage: /entries")
+
+
+def test_exits_lists_the_exits_then_the_performance_per_exit_reason(tg, feed):
+    win, loss = _two_trades()
+    feed(message("/exits"))
+    [text] = tg.texts()
+    exits, reasons = text.split("\n\n")
+    assert exits.startswith("Protective exits")
+    lines = reasons.splitlines()
+    assert lines[0] == "Performance per exit reason"
+    assert lines[1].startswith(f"signal: 1 trades, win 100.0% · PnL {win.realized_pnl:+.2f}")
+    assert lines[2].startswith(f"operator: 1 trades, win 0.0% · PnL {loss.realized_pnl:+.2f}")
+
+
+def test_stopentry_stops_entries_audited_while_exits_keep_selling(tg, feed, paper, settings):
+    from apps.risk.selectors import trading_status
+    from apps.risk.services import risk_check
+
+    settings.ENABLE_TRADING = True
+    position = _open_paper_position(paper, "BTC/USDT")
+    feed(message("/stopentry maintenance window"))
+    [text] = tg.texts()
+    assert text.startswith("⏸ Entries stopped (kill switch on): maintenance window.")
+    status = trading_status()
+    assert status.halted and not status.entries_allowed
+    [row] = AuditLog.objects.filter(action="trading.pause")
+    assert row.actor_type == "telegram" and row.actor_id == str(OPERATOR_CHAT)
+    # the same kill switch every entry checks; an exit of the open position is still allowed
+    assert not risk_check(symbol="ETH/USDT", side="buy", broker=paper, now=timezone.now()).allowed
+    exit_ = risk_check(symbol="BTC/USDT", side="sell", broker=paper, now=timezone.now())
+    assert exit_.allowed and exit_.is_exit and exit_.amount == position.amount
+    feed(message("/stopentry again"))  # already stopped: nothing changes, the first reason stays
+    assert tg.texts()[-1].startswith("Entries already stopped: ")
+    assert AuditLog.objects.filter(action="trading.pause").count() == 1
+    assert trading_status().halt_reason == "maintenance window"
+
+
+def test_stopentry_refused_outside_trading_chats(tg, feed):
+    from apps.risk.selectors import trading_status
+
+    feed(message("/stopentry", chat_id=READER_CHAT))
+    [text] = tg.texts()
+    assert text == "/stopentry refused: this chat is not allowed to trade (TELEGRAM_TRADING_CHAT_IDS)."
+    assert not trading_status().halted
+    assert AuditLog.objects.filter(action="telegram.trading_refused", actor_id=str(READER_CHAT)).count() == 1
+
+
+def test_every_command_has_a_description_for_the_bot_menu():
+    from apps.telegram_bot.handlers import COMMANDS
+    from apps.telegram_bot.management.commands.telegram_bot import DESCRIPTIONS
+    from apps.telegram_bot.parsing import USAGE
+
+    assert set(USAGE) == set(DESCRIPTIONS)  # set_my_commands reads one per usage line at start-up
+    assert set(USAGE) <= set(COMMANDS) and {"entries", "stopentry"} <= set(USAGE)

@@ -62,8 +62,12 @@ def order_out(order: Order) -> dict[str, Any]:
     }
 
 
+def _unified(symbol: str) -> str:
+    return symbol.upper().replace("_", "/")
+
+
 def _symbol(value: str | None) -> str | None:
-    return value.upper().replace("_", "/") if value else None
+    return _unified(value) if value else None
 
 
 @router.get("/orders", response={200: OrderPage, **READ_ERRORS}, auth=read_auth, summary="List orders, newest first")
@@ -111,7 +115,7 @@ def order_place(request: HttpRequest, payload: OrderIn):
     with log_context(client_order_id=payload.client_order_id or ""):
         try:
             placed = place_requested_order(
-                symbol=_symbol(payload.symbol),
+                symbol=_unified(payload.symbol),
                 side=payload.side,
                 type=payload.type,
                 amount=payload.amount,
@@ -138,7 +142,7 @@ def order_place(request: HttpRequest, payload: OrderIn):
 
 def _bounds(payload: OrderIn, the_broker: Any) -> None:
     """422 for figures beyond what the books or the market hold, before anything is written or sent."""
-    symbol = _symbol(payload.symbol)
+    symbol = _unified(payload.symbol)
     market = the_broker.market(symbol)
     reference = None
     if payload.type == "market" and payload.amount is not None:

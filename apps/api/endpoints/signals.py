@@ -70,8 +70,7 @@ def why(
     limit: int = Query(200, ge=50, le=1000),
 ):
     symbol = (symbol or settings.SYMBOLS[0]).upper().replace("_", "/")
-    decision = None if fresh else signal_selectors.decision_latest(symbol, timeframe)
-    made_now = decision is None
-    if made_now:
-        decision = _evaluate(symbol, timeframe or settings.TIMEFRAME, limit)
+    latest = None if fresh else signal_selectors.decision_latest(symbol, timeframe)
+    made_now = latest is None
+    decision = _evaluate(symbol, timeframe or settings.TIMEFRAME, limit) if latest is None else latest
     return {**signal_selectors.decision_explain(decision), "fresh": made_now}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
 from django.conf import settings
 from django.utils.html import format_html
@@ -79,7 +81,6 @@ def pair(symbol: str) -> str:
 @register.filter
 def iso_when(value) -> str:
     """An ISO 8601 text (as stored in JSON: a backtest's trades) shown like `when`."""
-    from datetime import datetime
 
     if not value:
         return "–"

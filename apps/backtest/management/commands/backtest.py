@@ -115,6 +115,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {'entries blocked':<22} {m['blocked']}")
 
     def _sweep(self, options: dict[str, Any], params: dict[str, Any], since, until) -> None:
+        # start-up cost: a single run's path does not load the sweep machinery
         from apps.backtest.sweeps import sweep_json, sweep_progress, sweep_start
 
         as_json = options["json"]

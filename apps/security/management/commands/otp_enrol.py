@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.audit.actors import Actor
+from apps.audit.services import audit_record
 from apps.security import otp
 
 
@@ -29,8 +30,6 @@ class Command(BaseCommand):
         device = otp.totp_start(user)
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-        from apps.audit.services import audit_record
-
         audit_record(actor=actor, action="admin.otp_enrol", obj=device, message=f"enrolled {user.get_username()}")
         codes = otp.recovery_codes_new(user=user, actor=actor)
         if options["json"]:

@@ -18,12 +18,22 @@ DESCRIPTIONS = {
     "why": "the latest decision and why",
     "profit": "PnL statistics and chart",
     "positions": "open positions",
-    "exits": "protective exits",
+    "exits": "protective exits, performance per exit reason",
     "metrics": "key figures of the last 24 hours",
     "test": "smoke test of the dependencies",
     "pause": "kill switch on (asks to confirm)",
     "resume": "kill switch off (asks to confirm)",
     "close": "close a position (asks to confirm)",
+    "balance": "balances and their quote value",
+    "daily": "realized PnL per day",
+    "weekly": "realized PnL per week",
+    "monthly": "realized PnL per month",
+    "performance": "performance per pair, entry rule, exit reason",
+    "entries": "performance per entry rule",
+    "trades": "the last closed trades",
+    "version": "version and mode",
+    "closeall": "close every position (asks to confirm)",
+    "stopentry": "stop opening positions (exits keep running)",
 }
 
 

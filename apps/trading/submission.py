@@ -479,7 +479,13 @@ def _record(
     pending = answer.status in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTED)
     if answer.filled > 0 or not answer.filled_exact:
         if trades is None:  # (orders_place_many reads them in its sending thread)
-            trades = _trades_of(broker, order.symbol, answer, order.submitted_at or order.created_at)
+            try:
+                trades = _trades_of(broker, order.symbol, answer, order.submitted_at or order.created_at)
+            except Exception:
+                # The order is out: keep its exchange id before giving up (a database failing here is the
+                # caller's DatabaseError, as before).
+                order_set_exchange_id(order=order, exchange_order_id=answer.exchange_order_id)
+                raise
         item = _news(order, answer, trades, reason)
         recorded, _ = fills_record(
             order=order,

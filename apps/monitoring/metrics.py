@@ -134,6 +134,7 @@ TELEGRAM_COMMAND_NAMES = (
     "help", "status", "health", "eval", "why", "profit", "positions", "test", "metrics", "exits",
     "pause", "resume", "close",
     "balance", "daily", "weekly", "monthly", "performance", "trades", "version", "closeall",
+    "entries", "stopentry",
 )  # fmt: skip
 TELEGRAM_COMMAND_OUTCOMES = ("ok", "usage", "not_available", "error")
 API_AUTH_REASONS = ("missing", "malformed", "unknown", "revoked", "scope")

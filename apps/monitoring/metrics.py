@@ -112,7 +112,8 @@ TASKS = (
     "backtest.run",
     "backtest.sweep_prepare",
     "backtest.sweep_run",
-    "apps.telegram_bot.tasks.alert_deliver",
+    "notifications.deliver",
+    "apps.telegram_bot.tasks.alert_deliver",  # the old name of notifications.deliver, for messages queued under it
 )
 PERIODIC_TASKS = TASKS[:6]
 TASK_STATES = ("SUCCESS", "FAILURE", "RETRY")
@@ -127,7 +128,7 @@ ALERT_KINDS = (
     "breaker_closed",
     "health_down",
     "health_up",
-)  # apps.telegram_bot.alerts.AlertKind
+)  # apps.telegram_bot.alert_format.AlertKind
 ALERT_OUTCOMES = ("sent", "deduplicated", "rate_limited", "failed", "enqueue_failed")
 ALERT_CHANNELS = ("telegram",)
 TELEGRAM_COMMAND_NAMES = (

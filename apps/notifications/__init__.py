@@ -17,7 +17,7 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-SEVERITIES = ("info", "warning", "critical")
+SEVERITIES = ("info", "warning", "error", "critical")
 
 
 class Channel(Protocol):

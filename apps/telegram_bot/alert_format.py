@@ -44,7 +44,7 @@ TITLES.update(
         "exit_stop_fired_late": "Exchange-side stop fired",
     }
 )
-ICONS = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}  # apps.notifications.SEVERITIES
+ICONS = {"info": "ℹ️", "warning": "⚠️", "error": "❗", "critical": "🚨"}  # apps.notifications.SEVERITIES
 
 
 def alert_dedupe_seconds() -> int:

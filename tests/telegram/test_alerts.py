@@ -46,6 +46,18 @@ def test_alert_is_delivered_to_the_alert_chat(tg, eager):
     assert call.params["text"] == "🚨 Drawdown stop: trading halted\nequity 9400 is 6% below peak 10000"
 
 
+def test_a_stuck_exit_escalation_reaches_telegram_as_an_error(tg, eager):
+    """apps.exits escalates a stuck exit with severity "error": Telegram shows it as such, not as a warning."""
+    from apps.exits import notify as exits_notify
+
+    with eager():
+        exits_notify.alert(kind="exit_stuck", text="exit #3 not filled after attempt 2", key="s:3:2", severity="error")
+        exits_notify.alert(kind="exit_stuck", text="exit #3 not filled after attempt 1", key="s:3:1")
+    first, second = tg.sent("sendMessage")
+    assert first.params["text"] == "❗ Protective exit stuck\nexit #3 not filled after attempt 2"
+    assert second.params["text"].startswith("⚠️ Protective exit stuck\n")
+
+
 def test_alert_send_is_a_no_op_without_an_alert_chat(tg, eager, settings):
     settings.ALERT_TELEGRAM_CHAT_ID = None
     with eager():

@@ -137,7 +137,7 @@ TELEGRAM_COMMAND_NAMES = (
     "balance", "daily", "weekly", "monthly", "performance", "trades", "version", "closeall",
     "entries", "stopentry",
 )  # fmt: skip
-TELEGRAM_COMMAND_OUTCOMES = ("ok", "usage", "not_available", "error")
+TELEGRAM_COMMAND_OUTCOMES = ("ok", "usage", "error")  # apps.telegram_bot.handlers
 API_AUTH_REASONS = ("missing", "malformed", "unknown", "revoked", "scope")
 VERSION = "0.1.0"
 

@@ -131,8 +131,9 @@ class ExchangeReads:
 class _Memo:
     """The broker as equity_current sees it: the reads this request already made, not made twice."""
 
-    def __init__(self, reads: ExchangeReads) -> None:
+    def __init__(self, reads: ExchangeReads, broker: Broker) -> None:
         self.reads = reads
+        self.venue = broker.venue  # the books the broker behind these reads trades for
 
     def fetch_tickers(self, symbols: list[str]) -> dict[str, Ticker]:
         tickers = self.reads.tickers(symbols)
@@ -249,7 +250,7 @@ def dashboard_view(*, broker: Broker | None, now: datetime | None = None) -> Das
     if broker is not None:
         try:
             # _Memo has the two reads equity_current makes, not the whole Broker.
-            equity = equity_current(broker=_Memo(reads))  # type: ignore[arg-type]
+            equity = equity_current(broker=_Memo(reads, broker))  # type: ignore[arg-type]
         except (ExchangeError, ValueError) as exc:
             reads.errors.append(f"equity: {exc}")
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -30,10 +30,12 @@ def current_venue() -> str:
 
 
 def venue_of(broker: Broker) -> str:
-    """The books a broker trades for (apps.exchange.broker.Broker.venue). A read-only wrapper that does not say
-    (the console's memo of this request's reads, apps.console.selectors._Memo) reads the mode's books."""
-    venue = getattr(broker, "venue", None)
-    return venue if venue in Venue.values else current_venue()
+    """The books a broker trades for (apps.exchange.broker.Broker.venue, declared by every broker and wrapper).
+    A broker naming no known venue is a programming error: refused rather than guessed from the mode."""
+    venue = broker.venue
+    if venue not in Venue.values:
+        raise ValueError(f"broker {type(broker).__name__} names venue {venue!r}, not one of {', '.join(Venue.values)}")
+    return venue
 
 
 def check_venue(*, venue: str, broker: Broker, what: str) -> None:

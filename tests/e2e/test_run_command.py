@@ -21,7 +21,9 @@ import pytest
 
 from tests.e2e.processes import ROOT, free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+# pytest's timeout above every budget below, so a run that misses its bound fails with its own message (the
+# decisions made, the simulator's regimes and the logs), not a bare timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 START_BUDGET = 240  # seconds for the command to start everything on a loaded machine
 TRADE_BUDGET = 600  # the bound: a signal order filled within 10 minutes (it takes 1-2 here)
@@ -113,7 +115,20 @@ class Run:
             if self.proc.poll() is not None:
                 raise AssertionError(f"scripts/run exited while waiting for {what}:\n{self.output()[-4000:]}")
             time.sleep(1)
-        raise AssertionError(f"no {what} within {timeout} s:\n{self.output()[-3000:]}{self.logs()}")
+        raise AssertionError(
+            f"no {what} within {timeout} s:\n{self.output()[-3000:]}\n--- decisions\n{self.decisions()}\n"
+            f"--- simulator regimes: {self._regimes()}{self.logs()}"
+        )
+
+    def decisions(self) -> str:
+        rows = self.query("SELECT created_at, symbol, action, score, rule, regime, executed FROM signals_decision")
+        return "\n".join(" ".join(str(value) for value in row) for row in rows) or "(none)"
+
+    def _regimes(self) -> object:
+        try:
+            return self.simulator_state().get("regimes")
+        except OSError as exc:
+            return f"unreadable ({exc})"
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 60) -> int:
         assert self.proc is not None

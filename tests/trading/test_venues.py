@@ -11,6 +11,7 @@ for them.
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -28,7 +29,7 @@ from apps.trading.models import Fill, Order, Position
 from apps.trading.selectors import pnl_summary, positions_open
 from apps.trading.services import order_create
 from apps.trading.submission import order_submit
-from apps.trading.venues import WrongVenue
+from apps.trading.venues import WrongVenue, venue_of
 from tests.exchange.brokers import make_broker, make_limiter, make_sim, serve
 
 pytestmark = pytest.mark.django_db
@@ -196,3 +197,14 @@ def test_the_admin_lists_show_the_venue_and_filter_by_it(books, client, operator
     assert positions.status_code == 200
     assert [p.pk for p in positions.context["cl"].result_list] == [live_buy.position_id]
     assert "Live (Gate.io)" in positions.content.decode()
+
+
+def test_a_broker_naming_no_known_venue_is_refused_not_guessed_from_the_mode(settings):
+    """venue_of reads the venue every broker declares; a wrapper that forgot it must not read the mode's books
+    (the console's read memo used to fall back to them)."""
+    settings.MODE = "live"
+    assert venue_of(SimpleNamespace(venue="paper")) == "paper"  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="names venue 'exchange'"):
+        venue_of(SimpleNamespace(venue="exchange"))  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        venue_of(SimpleNamespace())  # type: ignore[arg-type]

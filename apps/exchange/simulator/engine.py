@@ -209,7 +209,7 @@ class ExchangeSimulator(PriceOrdersMixin, BehindTheBackMixin):
                 self._following[pair] = (self._price[pair], level, base)
 
     def regime(self, symbol: str) -> str:
-        """The price process's regime now (calm, rising, falling or choppy); see `process.py`."""
+        """The price process's regime now (calm, rising, falling, choppy, or the opening rally); see `process.py`."""
         with self.lock:
             minute = int((self.clock() - self._anchor_minute_start) // 60)
             return self._process[self.spec(symbol).pair].regime(minute)

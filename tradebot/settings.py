@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "apps.exchange",
     "apps.api",
     "apps.monitoring",
+    "apps.notifications",
     "apps.telegram_bot",
     "apps.operations",
     "apps.backtest",

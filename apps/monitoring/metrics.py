@@ -112,7 +112,8 @@ TASKS = (
     "backtest.run",
     "backtest.sweep_prepare",
     "backtest.sweep_run",
-    "apps.telegram_bot.tasks.alert_deliver",
+    "notifications.deliver",
+    "apps.telegram_bot.tasks.alert_deliver",  # the old name of notifications.deliver, for messages queued under it
 )
 PERIODIC_TASKS = TASKS[:6]
 TASK_STATES = ("SUCCESS", "FAILURE", "RETRY")
@@ -127,7 +128,7 @@ ALERT_KINDS = (
     "breaker_closed",
     "health_down",
     "health_up",
-)  # apps.telegram_bot.alerts.AlertKind
+)  # apps.telegram_bot.alert_format.AlertKind
 ALERT_OUTCOMES = ("sent", "deduplicated", "rate_limited", "failed", "enqueue_failed")
 ALERT_CHANNELS = ("telegram",)
 TELEGRAM_COMMAND_NAMES = (
@@ -136,7 +137,7 @@ TELEGRAM_COMMAND_NAMES = (
     "balance", "daily", "weekly", "monthly", "performance", "trades", "version", "closeall",
     "entries", "stopentry",
 )  # fmt: skip
-TELEGRAM_COMMAND_OUTCOMES = ("ok", "usage", "not_available", "error")
+TELEGRAM_COMMAND_OUTCOMES = ("ok", "usage", "error")  # apps.telegram_bot.handlers
 API_AUTH_REASONS = ("missing", "malformed", "unknown", "revoked", "scope")
 VERSION = "0.1.0"
 

@@ -2,8 +2,11 @@
 Kinds are plain names (drawdown_stop, exit_failed, order_resent …); a channel titles them as it likes.
 
 The core publishes here and never imports an interface: every channel (Telegram today, see
-apps.telegram_bot.apps) registers itself at start-up with `channel_register`, and each channel keeps its own
-gate (de-duplication, rate limit) and delivery (a queued task sent when the caller's transaction commits).
+apps.telegram_bot.apps) registers itself at start-up with `channel_register`. A channel is usually a
+`delivery.QueuedChannel`: it says whether it is configured, its de-duplication window and rate, and how one
+message is sent; the gate, the queued task with its retries and the direct path when the broker is down are
+apps.notifications.delivery's (counters in apps.notifications.throttle). Any callable taking the same
+arguments is a channel too (tests capture notifications that way).
 `notify` never raises: a channel failing must not break the order, exit or check that called it.
 """
 
@@ -14,7 +17,7 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-SEVERITIES = ("info", "warning", "critical")
+SEVERITIES = ("info", "warning", "error", "critical")
 
 
 class Channel(Protocol):
@@ -33,6 +36,11 @@ def channel_register(name: str, channel: Channel) -> None:
 
 def channel_names() -> list[str]:
     return sorted(_channels)
+
+
+def channel_get(name: str) -> Channel | None:
+    """The channel registered as `name` (a queued delivery finds its channel by name), or None."""
+    return _channels.get(name)
 
 
 def notify(kind: str, text: str, *, key: str | None = None, severity: str = "warning") -> bool:
@@ -54,4 +62,4 @@ def notify(kind: str, text: str, *, key: str | None = None, severity: str = "war
     return accepted
 
 
-__all__ = ["SEVERITIES", "Channel", "channel_names", "channel_register", "notify"]
+__all__ = ["SEVERITIES", "Channel", "channel_get", "channel_names", "channel_register", "notify"]

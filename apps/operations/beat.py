@@ -4,7 +4,7 @@
   RECONCILE_INTERVAL_SEC takes effect on restart unless an operator changed that entry in the admin.
 - When the broker refuses a due message (Redis down), the protective tasks — the exits check and the
   health monitor — are run by beat itself instead of being dropped: stops and take-profits keep their guard
-  and the outage is detected and alerted (alerts then go out directly, see apps.telegram_bot.alerts). Their
+  and the outage is detected and alerted (alerts then go out directly, see apps.notifications.delivery). Their
   leases fall back to the database while Redis is away, so they still run once at a time.
 """
 

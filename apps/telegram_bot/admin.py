@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from apps.common.admin_mixins import ReadOnlyAdmin
-from apps.telegram_bot.models import AlertThrottle, Confirmation, WebhookUpdate
+from apps.telegram_bot.models import Confirmation, WebhookUpdate
 
 
 @admin.register(Confirmation)
@@ -10,12 +10,6 @@ class ConfirmationAdmin(ReadOnlyAdmin):
     list_filter = ("action", "status", ("created_at", admin.DateFieldListFilter))
     search_fields = ("argument", "chat_id", "nonce")
     date_hierarchy = "created_at"
-
-
-@admin.register(AlertThrottle)
-class AlertThrottleAdmin(ReadOnlyAdmin):
-    list_display = ("name", "count", "expires_at")
-    search_fields = ("name",)
 
 
 @admin.register(WebhookUpdate)

@@ -1,12 +1,13 @@
-"""What a Telegram alert looks like (kinds, titles, icons) and its gate's settings; used by the channel
-(apps.telegram_bot.alerts) and by its delivery task (apps.telegram_bot.tasks)."""
+"""What a Telegram alert looks like (kinds, titles, icons) and its gate's settings; used by the Telegram
+channel (apps.telegram_bot.alerts)."""
 
 from __future__ import annotations
 
-import hashlib
 from enum import StrEnum
 
 from django.conf import settings
+
+from apps.notifications.delivery import dedupe_key
 
 DEFAULT_DEDUPE_SEC = 600
 DEFAULT_RATE_PER_MIN = 20
@@ -43,7 +44,7 @@ TITLES.update(
         "exit_stop_fired_late": "Exchange-side stop fired",
     }
 )
-ICONS = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
+ICONS = {"info": "ℹ️", "warning": "⚠️", "error": "❗", "critical": "🚨"}  # apps.notifications.SEVERITIES
 
 
 def alert_dedupe_seconds() -> int:
@@ -62,6 +63,4 @@ def alert_text(*, kind: str, text: str, severity: str) -> str:
 
 def alert_key(*, kind: str, text: str, key: str | None) -> str:
     """The de-duplication key: the caller's, or the kind plus a digest of the text."""
-    if key:
-        return f"{kind}:{key}"
-    return f"{kind}:{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+    return dedupe_key(kind=kind, text=text, key=key)

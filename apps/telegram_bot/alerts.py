@@ -1,20 +1,20 @@
 """The Telegram channel of apps.notifications: alerts to the operators' chat (ALERT_TELEGRAM_CHAT_ID).
 
-`alert_send` enqueues a Celery task and returns; the task de-duplicates (same key within
-TELEGRAM_ALERT_DEDUPE_SEC), rate-limits (TELEGRAM_ALERT_RATE_PER_MIN for all processes together) and sends
-with retries. A trading task calling `alert_send` is never failed by Telegram. When the broker refuses the
-task (Redis down — the very outage to alert about), the alert is sent directly from the calling process
-through the same gate, bounded to a few seconds; a failure counts in alerts_failed_total{channel}.
+Only what is Telegram's is here: configured when TELEGRAM_BOT_TOKEN and ALERT_TELEGRAM_CHAT_ID are set, its
+window (TELEGRAM_ALERT_DEDUPE_SEC) and rate (TELEGRAM_ALERT_RATE_PER_MIN), the message's look (alert_format),
+one send through the Bot API, and its metrics (telegram_alerts_total, telegram_alerts_dropped_total). The gate,
+the queued task, its retries and the direct path when the broker is down are apps.notifications.delivery's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from django.conf import settings
-from django.db import transaction
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
-from apps.notifications import SEVERITIES
+from apps.notifications.delivery import Attempt, Failed, QueuedChannel, RetryLater, Sent
 from apps.telegram_bot.alert_format import (
     TITLES,
     AlertKind,
@@ -23,63 +23,74 @@ from apps.telegram_bot.alert_format import (
     alert_rate_per_minute,
     alert_text,
 )
+from apps.telegram_bot.application import bot_create
 from apps.telegram_bot.metrics import metric_inc
-from apps.telegram_bot.tasks import alert_deliver, alert_deliver_direct
 
 logger = logging.getLogger(__name__)
 
 
-def _enqueue(payload: dict) -> None:
-    try:
-        # retry=False: a broker that is down must not hold the caller in publish retries.
-        alert_deliver.apply_async(kwargs=payload, retry=False)
-    except Exception as exc:
-        # The broker is down: the alert must not ride on it. Sent from here, through the same gate
-        # (de-duplication and rate limit, in the database while Redis is away), one bounded attempt.
-        logger.warning("telegram alert not enqueued (%s): sending it directly", type(exc).__name__)
-        metric_inc("telegram_alerts_total", kind=payload["kind"], outcome="enqueue_failed")
+async def _send(chat_id: int, text: str, timeout: float | None) -> None:
+    async def once() -> None:
+        async with bot_create() as bot:
+            await bot.send_message(chat_id=chat_id, text=text, disable_web_page_preview=True)
+
+    await (once() if timeout is None else asyncio.wait_for(once(), timeout))
+
+
+class TelegramChannel(QueuedChannel):
+    name = "telegram"
+    # The gate's counters keep the names they had before delivery moved to apps.notifications ("dedupe:<key>",
+    # "rate"), so windows open at a deploy carry over.
+    throttle_scope = ""
+
+    def configured(self) -> bool:
+        return bool(settings.TELEGRAM_BOT_TOKEN) and settings.ALERT_TELEGRAM_CHAT_ID is not None
+
+    def dedupe_seconds(self) -> int:
+        return alert_dedupe_seconds()
+
+    def rate_per_minute(self) -> int:
+        return alert_rate_per_minute()
+
+    def key(self, *, kind: str, text: str, key: str | None) -> str:
+        return alert_key(kind=kind, text=text, key=key)
+
+    def send(self, *, kind: str, text: str, severity: str, timeout: float | None) -> Attempt:
+        message, chat_id = alert_text(kind=kind, text=text, severity=severity), settings.ALERT_TELEGRAM_CHAT_ID
+        if chat_id is None:
+            return Failed("ALERT_TELEGRAM_CHAT_ID is not set")
         try:
-            alert_deliver_direct(**payload)
-        except Exception:
-            logger.exception("telegram alert dropped: not enqueued and not sent", extra={"kind": payload["kind"]})
-            metric_inc("alerts_failed_total", channel="telegram")
-            metric_inc("telegram_alerts_dropped_total", reason="enqueue_failed")
+            asyncio.run(_send(chat_id, message, timeout))
+        except RetryAfter as exc:  # Telegram's flood control says when to come back
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+            return RetryLater("flood control", after_seconds=seconds)
+        except BadRequest as exc:  # a NetworkError subclass in PTB, but retrying a bad request never helps
+            return Failed(f"refused by Telegram: {exc}")
+        except (TimedOut, NetworkError, TimeoutError) as exc:
+            return RetryLater(f"{type(exc).__name__}: {exc}")
+        return Sent()
+
+    def count(self, *, kind: str, outcome: str) -> None:
+        metric_inc("telegram_alerts_total", kind=kind, outcome=outcome)
+
+    def count_dropped(self, *, reason: str) -> None:
+        metric_inc("telegram_alerts_dropped_total", reason=reason)
+
+
+telegram_channel = TelegramChannel()  # registered into apps.notifications by TelegramBotConfig.ready
 
 
 def alert_send(*, kind: str, text: str, key: str | None = None, severity: str = "warning") -> bool:
-    """Queue an alert for ALERT_TELEGRAM_CHAT_ID. Returns False when alerts are not configured. Never raises.
-
-    Inside a database transaction the task is queued when it commits, so a rolled-back change alerts nobody.
-    """
-    try:
-        if not settings.TELEGRAM_BOT_TOKEN or settings.ALERT_TELEGRAM_CHAT_ID is None:
-            logger.debug("telegram alert not sent (TELEGRAM_BOT_TOKEN / ALERT_TELEGRAM_CHAT_ID unset): %s", kind)
-            return False
-        kind = str(kind)
-        if severity not in SEVERITIES:
-            severity = "warning"
-        payload = {
-            "kind": kind,
-            "text": str(text),
-            "key": alert_key(kind=kind, text=str(text), key=key),
-            "severity": severity,
-        }
-        transaction.on_commit(lambda: _enqueue(payload), robust=True)
-        return True
-    except Exception:
-        logger.exception("telegram alert dropped", extra={"kind": str(kind)})
-        return False
-
-
-def telegram_channel(*, kind: str, text: str, key: str | None, severity: str) -> bool:
-    """The channel registered into apps.notifications (looked up here at each call, so tests can replace
-    `alert_send`)."""
-    return alert_send(kind=kind, text=text, key=key, severity=severity)
+    """Queue an alert for ALERT_TELEGRAM_CHAT_ID (this channel only; `notify` reaches every channel). Returns
+    False when alerts are not configured. Never raises; queued when the caller's transaction commits."""
+    return telegram_channel(kind=kind, text=text, key=key, severity=severity)
 
 
 __all__ = [
     "TITLES",
     "AlertKind",
+    "TelegramChannel",
     "alert_dedupe_seconds",
     "alert_key",
     "alert_rate_per_minute",

@@ -7,8 +7,8 @@ class TelegramBotConfig(AppConfig):
     verbose_name = "Telegram bot"
 
     def ready(self) -> None:
-        # App registry: the alerts module reads settings and models, so it is imported once apps are ready.
+        # App registry: the channel's module reads settings and models, so it is imported once apps are ready.
         from apps.notifications import channel_register
         from apps.telegram_bot import alerts
 
-        channel_register("telegram", alerts.telegram_channel)
+        channel_register(alerts.telegram_channel.name, alerts.telegram_channel)

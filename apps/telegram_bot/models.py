@@ -1,4 +1,5 @@
-"""Telegram bot state that must be shared by every process: pending confirmations and alert throttles."""
+"""Telegram bot state that must be shared by every process: pending confirmations and webhook updates taken.
+(The alert throttle moved to apps.notifications.models.NotificationThrottle.)"""
 
 from __future__ import annotations
 
@@ -32,17 +33,6 @@ class Confirmation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.argument} chat {self.chat_id} {self.status}"
-
-
-class AlertThrottle(models.Model):
-    """A counter that expires: alert de-duplication and rate limiting when Redis is not configured."""
-
-    name = models.CharField(max_length=200, unique=True)
-    count = models.PositiveIntegerField(default=0)
-    expires_at = models.DateTimeField(db_index=True)
-
-    def __str__(self) -> str:
-        return f"{self.name} = {self.count} until {self.expires_at:%H:%M:%S}"
 
 
 class WebhookUpdate(models.Model):

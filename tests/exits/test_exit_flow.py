@@ -148,3 +148,18 @@ def test_exit_not_filled_is_retried_alerted_stuck_then_failed(broker, buy, sim, 
 
     later = exits_check(broker=broker, actor=SYSTEM, now=t0 + timedelta(seconds=60))
     assert later.orders_sent == 0 and Order.objects.filter(side="sell").count() == 3
+
+
+def test_a_stuck_exit_escalates_to_the_error_severity_in_the_notifications(broker, buy, sim, side_effects, settings):
+    """The escalation reaches apps.notifications as "error" (a severity of its own, between warning and critical),
+    not folded into "warning"; tests/telegram/test_alerts.py shows how Telegram titles it."""
+    settings.EXITS_STUCK_AFTER_SEC, settings.EXITS_MAX_ATTEMPTS = 15, 4
+    buy(quote="1000")
+    exit = ProtectiveExit.objects.get()
+    sim.set_balance("BTC", Decimal(0))  # every sale is refused
+    sim.set_price("BTC/USDT", exit.stop_loss_price - Decimal("10"))
+    t0 = timezone.now()
+    for seconds in (0, 20, 40):
+        exits_check(broker=broker, actor=SYSTEM, now=t0 + timedelta(seconds=seconds))
+    stuck = [n["severity"] for n in side_effects.notifications if n["kind"] == "exit_stuck"]
+    assert stuck == ["warning", "error"]

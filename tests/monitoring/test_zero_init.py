@@ -175,3 +175,18 @@ def test_limiter_counters_reach_their_families():
     limiter.sync_limiter_counters()
     limiter.sync_limiter_counters()  # a second sync adds nothing
     assert family._value.get() == before + 2
+
+
+def test_declared_telegram_command_outcomes_are_the_ones_the_handlers_produce():
+    """No zero-initialised outcome that no code writes (a "not_available" series that never moves)."""
+    import ast
+
+    tree = ast.parse((ROOT / "apps/telegram_bot/handlers.py").read_text())
+    written = {
+        node.value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "outcome" for t in node.targets)
+        and isinstance(node.value, ast.Constant)
+    }
+    assert set(metrics.TELEGRAM_COMMAND_OUTCOMES) == written

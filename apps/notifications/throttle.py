@@ -15,10 +15,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.telegram_bot.models import AlertThrottle
+from apps.notifications.models import NotificationThrottle
 
 logger = logging.getLogger(__name__)
 
+# The prefix of before the move from the Telegram app: counters open at a deploy carry over.
 REDIS_PREFIX = "tradebot:telegram:throttle:"
 _redis_clients: dict[str, object] = {}
 
@@ -47,15 +48,14 @@ def _db_hit(name: str, limit: int, ttl_seconds: int) -> bool:
     with transaction.atomic():
         try:
             with transaction.atomic():
-                AlertThrottle.objects.create(name=name, count=1, expires_at=expires)
+                NotificationThrottle.objects.create(name=name, count=1, expires_at=expires)
             return True
         except IntegrityError:
             pass  # the row exists: restart it if expired, else count this hit if there is room
-        if AlertThrottle.objects.filter(name=name, expires_at__lte=now).update(count=1, expires_at=expires):
+        if NotificationThrottle.objects.filter(name=name, expires_at__lte=now).update(count=1, expires_at=expires):
             return True
-        return bool(
-            AlertThrottle.objects.filter(name=name, expires_at__gt=now, count__lt=limit).update(count=F("count") + 1)
-        )
+        counting = NotificationThrottle.objects.filter(name=name, expires_at__gt=now, count__lt=limit)
+        return bool(counting.update(count=F("count") + 1))
 
 
 def throttle_hit(name: str, *, limit: int, ttl_seconds: int) -> bool:
@@ -72,5 +72,5 @@ def throttle_hit(name: str, *, limit: int, ttl_seconds: int) -> bool:
 
 def throttle_prune(*, older_than: timedelta = timedelta(days=1)) -> int:
     """Delete database counters that expired long ago (Redis expires its keys itself)."""
-    deleted, _ = AlertThrottle.objects.filter(expires_at__lt=timezone.now() - older_than).delete()
+    deleted, _ = NotificationThrottle.objects.filter(expires_at__lt=timezone.now() - older_than).delete()
     return deleted

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from apps.exchange.types import Candle, Candles, Market
+from apps.trading.venues import current_venue
 from tests.backtest.candles import MARKET
 
 
@@ -12,6 +13,11 @@ class HistoryBroker:
     """Serves ranges of a fixed candle list (`fetch_ohlcv_range`), and the latest candles up to `upto`."""
 
     name = "history"
+
+    @property
+    def venue(self) -> str:
+        """The mode's books, as the real broker of the mode would say."""
+        return current_venue()
 
     def __init__(self, candles: list[Candle], market: Market = MARKET, *, as_arrays: bool = False) -> None:
         self.candles = candles

@@ -15,26 +15,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.common.redis_clients import redis_client
 from apps.notifications.models import NotificationThrottle
 
 logger = logging.getLogger(__name__)
 
 # The prefix of before the move from the Telegram app: counters open at a deploy carry over.
 REDIS_PREFIX = "tradebot:telegram:throttle:"
-_redis_clients: dict[str, object] = {}
-
-
-def _redis(url: str):
-    client = _redis_clients.get(url)
-    if client is None:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        _redis_clients[url] = client
-    return client
 
 
 def _redis_hit(url: str, name: str, limit: int, ttl_seconds: int) -> bool:
     key = REDIS_PREFIX + name
-    pipe = _redis(url).pipeline()
+    pipe = redis_client(url).pipeline()
     pipe.set(key, 0, ex=ttl_seconds, nx=True)  # starts the window on the first hit only
     pipe.incr(key)
     _, count = pipe.execute()

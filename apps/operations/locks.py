@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from apps.common.clock import SYSTEM_CLOCK, Clock
+from apps.common.redis_clients import redis_client
 from apps.operations.models import TaskLock
 
 log = logging.getLogger(__name__)
@@ -80,15 +81,6 @@ if live then return 1 end
 return 0
 """
 )
-_redis_clients: dict[str, object] = {}
-
-
-def _redis(url: str):
-    client = _redis_clients.get(url)
-    if client is None:
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        _redis_clients[url] = client
-    return client
 
 
 def _redis_down(exc: Exception) -> bool:
@@ -120,9 +112,9 @@ class Lease:
     def key(self) -> str:
         return f"tradebot:lock:{self.name}"
 
-    def _script(self, script: str, *args: object) -> int:
+    def _script(self, script: str, *args: str | int) -> int:
         now = str(int(self.clock.now().timestamp() * 1000)) if self._redis_now else ""
-        return int(_redis(self.redis_url).eval(script, 1, self.key, *args, now))
+        return int(redis_client(self.redis_url).eval(script, 1, self.key, *args, now))
 
     def acquire(self) -> bool:
         if self.backend == "redis":

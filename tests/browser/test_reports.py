@@ -55,6 +55,9 @@ def test_pnl_report_draws_the_bar_chart_and_the_table(earlier_days, console_page
     assert "Europe/Berlin" in console_page.text("#report-pnl h2")
     console_page.shot("reports-pnl")
     console_page.no_horizontal_scroll()
+    # the money column is on screen at every width, without scrolling the table sideways
+    pnl = page.locator("#pnl-table thead th:last-child").bounding_box()
+    assert pnl and pnl["x"] + pnl["width"] <= page.viewport_size["width"], pnl
     page.select_option("#id_period", "week")
     page.fill("#id_count", "4")
     page.click("#pnl-form input[type=submit]")
@@ -74,6 +77,9 @@ def test_every_report_page_fits_and_formats_money(earlier_days, console_page):
         assert "USDT" in text, path
         console_page.no_horizontal_scroll()
     console_page.go("/admin/reports/performance/")
+    width = console_page.page.viewport_size["width"]
+    for box in (cell.bounding_box() for cell in console_page.page.locator("th.tb-pnl").all()):
+        assert box and box["x"] + box["width"] <= width, box  # each table's PnL on screen, not scrolled to
     reasons = console_page.text("#performance-exit_reason")
     assert "signal" in reasons and re.search(r"stop_loss|take_profit|operator", reasons)
     console_page.shot("reports-performance")

@@ -111,3 +111,23 @@ def _fresh_shared_state(settings):
         finally:
             client.close()
     yield
+
+
+@pytest.fixture
+def eager(django_capture_on_commit_callbacks):
+    """`with eager():` — what was queued on commit inside the block is sent when it ends, and Celery runs the
+    task in place (notifications, alerts)."""
+    from contextlib import contextmanager
+
+    from celery_app import app
+
+    @contextmanager
+    def block():
+        app.conf.task_always_eager = True
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                yield
+        finally:
+            app.conf.task_always_eager = False
+
+    return block

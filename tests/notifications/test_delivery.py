@@ -5,7 +5,6 @@ dropping "failed", and the direct path when the broker refuses the task."""
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -65,23 +64,6 @@ def fake(monkeypatch, settings) -> FakeChannel:
     channel = FakeChannel()
     monkeypatch.setitem(notifications._channels, channel.name, channel)
     return channel
-
-
-@pytest.fixture
-def eager(django_capture_on_commit_callbacks):
-    """`with eager():` — the on-commit enqueue runs at the end of the block; Celery runs the task in place."""
-    from celery_app import app
-
-    @contextmanager
-    def block():
-        app.conf.task_always_eager = True
-        try:
-            with django_capture_on_commit_callbacks(execute=True):
-                yield
-        finally:
-            app.conf.task_always_eager = False
-
-    return block
 
 
 def failed_count(channel: str) -> float:

@@ -14,25 +14,6 @@ from tests.telegram.conftest import ALERT_CHAT
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def eager(django_capture_on_commit_callbacks):
-    """`with eager():` — alert_send's on-commit enqueue runs at the end of the block; Celery runs the task in place."""
-    from contextlib import contextmanager
-
-    from celery_app import app
-
-    @contextmanager
-    def block():
-        app.conf.task_always_eager = True
-        try:
-            with django_capture_on_commit_callbacks(execute=True):
-                yield
-        finally:
-            app.conf.task_always_eager = False
-
-    return block
-
-
 def deliver(**kwargs) -> str:
     return notification_deliver.apply(kwargs={"channel": "telegram", **kwargs}).get()
 
